@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the system packages bokujo needs, only those missing, so a second
+# run costs nothing. Go modules are fetched by `go build` itself.
+set -euo pipefail
+need=()
+command -v go >/dev/null || { echo "Go is required (go 1.26+): install it first" >&2; exit 1; }
+# (Debian package, command it provides)
+while read -r pkg cmd; do
+	[[ -z "$pkg" ]] && continue
+	command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
+done <<'LIST'
+LIST
+if ((${#need[@]})); then
+	echo ">> installing ${need[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	sudo=""; [[ $(id -u) -ne 0 ]] && sudo=sudo
+	$sudo apt-get update -qq
+	$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi

@@ -1,0 +1,109 @@
+package localcluster
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"text/template"
+)
+
+// StageSets are the kwok stage folders (shipped in kwok's module and copied
+// into <bin>/kwok-stages by `make binaries`) that every cluster loads: nodes
+// become Ready and keep a lease, pods turn Running at once and Job pods
+// complete.
+var StageSets = []string{"node/fast", "node/heartbeat-with-lease", "pod/fast"}
+
+// SimulatedLog is served as the log of every container on a simulated node.
+const SimulatedLog = `simulated container started on a kwok node
+this pod is simulated: no process runs, so its log is this file
+`
+
+// kwokDebugging makes `kubectl exec`, `logs` and `port-forward` work against
+// simulated pods. Exec runs the command on this machine in the temporary
+// folder, as the unprivileged user nobody when bokujo runs as root; port-forward reaches an echo stream
+// (`cat`), so bytes sent come back.
+var kwokDebugging = template.Must(template.New("kwok").Parse(`---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterExec
+metadata:
+  name: bokujo-exec
+spec:
+  execs:
+  - local:
+      workDir: {{ .ExecDir }}
+      envs:
+      - name: PATH
+        value: /usr/local/bin:/usr/bin:/bin
+      - name: HOME
+        value: {{ .ExecDir }}
+{{- if .RunAsNobody }}
+      securityContext:
+        runAsUser: 65534
+        runAsGroup: 65534
+{{- end }}
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterLogs
+metadata:
+  name: bokujo-logs
+spec:
+  logs:
+  - logsFile: {{ .LogFile }}
+    previousLogsFile: {{ .LogFile }}
+    follow: true
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterPortForward
+metadata:
+  name: bokujo-port-forward
+spec:
+  forwards:
+  - command: ["cat"]
+`))
+
+// SimulatedLogPath is the file kwok streams as every container's log;
+// appending to it shows up in `kubectl logs -f`.
+func (c *Cluster) SimulatedLogPath() string { return filepath.Join(c.Dir, "pod.log") }
+
+func (c *Cluster) writeKwokConfig() error {
+	var b bytes.Buffer
+	stageRoot := filepath.Join(c.binDir, "kwok-stages")
+	for _, set := range StageSets {
+		files, err := filepath.Glob(filepath.Join(stageRoot, set, "*.yaml"))
+		if err != nil || len(files) == 0 {
+			return fmt.Errorf("%w: kwok stages %s not found in %s: run `make binaries`", ErrMissingBinary, set, stageRoot)
+		}
+		sort.Strings(files)
+		for _, f := range files {
+			if filepath.Base(f) == "kustomization.yaml" {
+				continue
+			}
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return fmt.Errorf("read kwok stage: %w", err)
+			}
+			b.WriteString("---\n")
+			b.Write(bytes.TrimPrefix(data, []byte("---\n")))
+			if !bytes.HasSuffix(data, []byte("\n")) {
+				b.WriteByte('\n')
+			}
+		}
+	}
+	// The exec'd command runs as nobody when bokujo runs as root; the
+	// scratch folder must be one nobody can enter without loosening the
+	// permissions of the state directory's parents.
+	execDir := os.TempDir()
+	logFile := c.SimulatedLogPath()
+	if _, err := os.Stat(logFile); os.IsNotExist(err) {
+		if err := os.WriteFile(logFile, []byte(SimulatedLog), 0o644); err != nil {
+			return fmt.Errorf("write simulated pod log: %w", err)
+		}
+	}
+	runAsNobody := os.Geteuid() == 0
+	if err := kwokDebugging.Execute(&b, map[string]any{"ExecDir": execDir, "LogFile": logFile, "RunAsNobody": runAsNobody}); err != nil {
+		return fmt.Errorf("render kwok config: %w", err)
+	}
+	return os.WriteFile(filepath.Join(c.Dir, "kwok.yaml"), b.Bytes(), 0o600)
+}

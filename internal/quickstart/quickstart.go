@@ -1,0 +1,408 @@
+// Package quickstart is `bokujo up`: an embedded management control plane,
+// demo downstream clusters with simulated GPU nodes and the bokujo server on
+// one machine, with state kept in one directory across restarts.
+package quickstart
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/sync/errgroup"
+
+	"bokujo.io/bokujo/internal/localcluster"
+	"bokujo.io/bokujo/internal/pki"
+	"bokujo.io/bokujo/internal/server"
+)
+
+// ManagementCluster is the name of the embedded management cluster.
+const ManagementCluster = "local"
+
+// AdminUser is the bootstrap administrator's name.
+const AdminUser = "admin"
+
+// Options configure Run.
+type Options struct {
+	StateDir string
+	// Listen is the address the server binds, e.g. 127.0.0.1:8443.
+	Listen string
+	// BinDir holds the control-plane binaries (see localcluster.FindBinDir).
+	BinDir string
+	// Demo starts the demo downstream clusters.
+	Demo   bool
+	Out    io.Writer
+	Logger *slog.Logger
+	// Ready, if set, is called once everything runs, with the printed facts.
+	Ready func(Info)
+}
+
+// Info is what `bokujo up` prints once ready.
+type Info struct {
+	URL           string
+	CAFile        string
+	AdminUser     string
+	AdminPassword string // empty after the first start
+	Kubeconfigs   map[string]string
+}
+
+// DemoClusters are the downstream clusters `bokujo up` starts.
+func DemoClusters() map[string][]localcluster.NodeSpec {
+	return map[string][]localcluster.NodeSpec{
+		"dev":  localcluster.GPUNodes("dev-gpu", 2, 8),
+		"prod": localcluster.CPUNodes("prod-cpu", 3),
+	}
+}
+
+const stateVersion = 1
+
+type upState struct {
+	Version int       `json:"version"`
+	Created time.Time `json:"created"`
+}
+
+type adminRecord struct {
+	User         string `json:"user"`
+	PasswordHash string `json:"passwordHash"`
+}
+
+// ErrCorruptState means the state directory cannot be used as it is.
+var ErrCorruptState = errors.New("state directory is corrupt")
+
+// Run starts everything and blocks until ctx ends, then stops it all.
+func Run(ctx context.Context, opts Options) (err error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if _, _, err := net.SplitHostPort(opts.Listen); err != nil {
+		return fmt.Errorf("invalid listen address %q: %v (want host:port, e.g. 127.0.0.1:8443)", opts.Listen, err)
+	}
+	binDir, err := localcluster.FindBinDir(opts.BinDir)
+	if err != nil {
+		return err
+	}
+	lock, err := localcluster.LockDir(opts.StateDir)
+	if err != nil {
+		if errors.Is(err, localcluster.ErrLocked) {
+			return fmt.Errorf("another `bokujo up` runs on state dir %s: stop it first (Ctrl-C in its terminal), or pass another --state-dir: %w", opts.StateDir, err)
+		}
+		return err
+	}
+	defer lock.Unlock()
+	if err := checkState(opts.StateDir); err != nil {
+		return err
+	}
+
+	// The server's address is checked before minutes of cluster start-up.
+	probe, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w: another program uses it; stop it or choose another --port", opts.Listen, err)
+	}
+	probe.Close()
+
+	password, err := ensureAdmin(opts.StateDir)
+	if err != nil {
+		return err
+	}
+	cert, caFile, err := serverCertificate(filepath.Join(opts.StateDir, "pki"), opts.Listen)
+	if err != nil {
+		return err
+	}
+
+	specs := map[string][]localcluster.NodeSpec{ManagementCluster: nil}
+	if opts.Demo {
+		for name, nodes := range DemoClusters() {
+			specs[name] = nodes
+		}
+	}
+	var mu sync.Mutex
+	clusters := map[string]*localcluster.Cluster{}
+	defer func() {
+		var wg sync.WaitGroup
+		for name, c := range clusters {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				log.Info("stopping cluster", "cluster", name)
+				c.Stop()
+			}()
+		}
+		wg.Wait()
+	}()
+	log.Info("starting clusters (the first start takes about a minute)", "clusters", strings.Join(sortedKeys(specs), ","), "stateDir", opts.StateDir)
+	g, gctx := errgroup.WithContext(ctx)
+	for name, nodes := range specs {
+		g.Go(func() error {
+			c, err := localcluster.Start(gctx, localcluster.Options{
+				Name: name, Dir: filepath.Join(opts.StateDir, "clusters", name),
+				BinDir: binDir, Nodes: nodes, Logger: log,
+			})
+			if err != nil {
+				if errors.Is(err, localcluster.ErrCorruptState) {
+					return fmt.Errorf("cluster %s: %w: fix it, or start again with `bokujo up --reset`", name, err)
+				}
+				return fmt.Errorf("cluster %s: %w", name, err)
+			}
+			mu.Lock()
+			clusters[name] = c
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+
+	mgmt := clusters[ManagementCluster]
+	srv := server.New(server.Options{
+		Addr: opts.Listen, Certificate: cert, Logger: log,
+		ReadyChecks: []server.Check{{Name: "management-cluster", Fn: func(ctx context.Context) error {
+			return mgmt.Client().Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
+		}}},
+	})
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+
+	info := Info{URL: "https://" + displayAddr(srv.Addr()), CAFile: caFile, AdminUser: AdminUser, AdminPassword: password, Kubeconfigs: map[string]string{}}
+	for name, c := range clusters {
+		info.Kubeconfigs[name] = c.KubeconfigPath()
+	}
+	printInfo(opts.Out, info)
+	if opts.Ready != nil {
+		opts.Ready(info)
+	}
+
+	failed := make(chan error, len(clusters))
+	for name, c := range clusters {
+		go func() {
+			<-c.Done()
+			failed <- fmt.Errorf("cluster %s stopped unexpectedly: %w", name, c.Err())
+		}()
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+		return nil
+	case err := <-srv.Done():
+		return fmt.Errorf("server stopped: %w", err)
+	case err := <-failed:
+		return err
+	}
+}
+
+func printInfo(w io.Writer, info Info) {
+	if w == nil {
+		return
+	}
+	fmt.Fprintf(w, "\nbokujo is running at %s\n", info.URL)
+	fmt.Fprintf(w, "  CA certificate:  %s   (curl --cacert %s %s/readyz)\n", info.CAFile, info.CAFile, info.URL)
+	fmt.Fprintf(w, "  admin user:      %s\n", info.AdminUser)
+	if info.AdminPassword != "" {
+		fmt.Fprintf(w, "  admin password:  %s   (shown once: only its hash is stored)\n", info.AdminPassword)
+	} else {
+		fmt.Fprintf(w, "  admin password:  printed at the first start (only its hash is kept; `bokujo up --reset` starts over)\n")
+	}
+	fmt.Fprintf(w, "\nclusters (admin kubeconfigs):\n")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, name := range sortedKeys(info.Kubeconfigs) {
+		fmt.Fprintf(tw, "  %s\t%s\n", name, info.Kubeconfigs[name])
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nPress Ctrl-C to stop; `bokujo up` again resumes with everything kept.\n")
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
+
+func displayAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if host == "0.0.0.0" || host == "::" || host == "" {
+		host = "127.0.0.1"
+	}
+	if host == "127.0.0.1" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// checkState validates up.json, creating it in an empty directory.
+func checkState(dir string) error {
+	path := filepath.Join(dir, "up.json")
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		data, _ := json.MarshalIndent(upState{Version: stateVersion, Created: time.Now().UTC()}, "", "  ")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	var st upState
+	if err := json.Unmarshal(data, &st); err != nil || st.Version != stateVersion {
+		reason := fmt.Sprintf("unsupported version %d", st.Version)
+		if err != nil {
+			reason = err.Error()
+		}
+		return fmt.Errorf("%w: %s: %s: fix it, or start again with `bokujo up --reset`", ErrCorruptState, path, reason)
+	}
+	return nil
+}
+
+// ensureAdmin creates the bootstrap admin on first start and returns its
+// password; later starts return "".
+func ensureAdmin(dir string) (string, error) {
+	path := filepath.Join(dir, "admin.json")
+	data, err := os.ReadFile(path)
+	if err == nil {
+		var rec adminRecord
+		if err := json.Unmarshal(data, &rec); err != nil || rec.PasswordHash == "" {
+			return "", fmt.Errorf("%w: %s cannot be read: start again with `bokujo up --reset`", ErrCorruptState, path)
+		}
+		return "", nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	password, err := randomPassword(20)
+	if err != nil {
+		return "", err
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), 12)
+	if err != nil {
+		return "", fmt.Errorf("hash admin password: %w", err)
+	}
+	data, _ = json.MarshalIndent(adminRecord{User: AdminUser, PasswordHash: string(hash)}, "", "  ")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return password, nil
+}
+
+// VerifyAdmin checks a password against the stored bootstrap admin hash.
+func VerifyAdmin(dir, password string) (bool, error) {
+	data, err := os.ReadFile(filepath.Join(dir, "admin.json"))
+	if err != nil {
+		return false, err
+	}
+	var rec adminRecord
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return false, err
+	}
+	return bcrypt.CompareHashAndPassword([]byte(rec.PasswordHash), []byte(password)) == nil, nil
+}
+
+// randomPassword avoids look-alike characters so it can be typed from a
+// screen.
+func randomPassword(n int) (string, error) {
+	const alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	b := make([]byte, n)
+	for i := range b {
+		k, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		if err != nil {
+			return "", fmt.Errorf("generate password: %w", err)
+		}
+		b[i] = alphabet[k.Int64()]
+	}
+	return string(b), nil
+}
+
+// serverCertificate loads or creates the server's CA and serving
+// certificate. The serving certificate is reissued when the listen host is
+// not among its names.
+func serverCertificate(dir, listen string) (tls.Certificate, string, error) {
+	ca, err := pki.LoadOrCreateCA(dir, "ca", "bokujo-ca")
+	if err != nil {
+		return tls.Certificate{}, "", fmt.Errorf("server ca: %w", err)
+	}
+	host, _, _ := net.SplitHostPort(listen)
+	names := []string{"localhost"}
+	if hn, err := os.Hostname(); err == nil {
+		names = append(names, hn)
+	}
+	ips := []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")}
+	if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
+		ips = append(ips, ip)
+	} else if host != "" && ip == nil {
+		names = append(names, host)
+	}
+	certFile, keyFile := filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key")
+	if cert, err := tls.LoadX509KeyPair(certFile, keyFile); err == nil && covers(cert, names, ips) {
+		return cert, filepath.Join(dir, "ca.crt"), nil
+	}
+	kp, err := ca.Issue(pki.Spec{CommonName: "bokujo", DNSNames: names, IPs: ips, Server: true})
+	if err != nil {
+		return tls.Certificate{}, "", err
+	}
+	if err := kp.Write(dir, "server"); err != nil {
+		return tls.Certificate{}, "", err
+	}
+	cert, err := tls.X509KeyPair(kp.CertPEM, kp.KeyPEM)
+	if err != nil {
+		return tls.Certificate{}, "", fmt.Errorf("load server certificate: %w", err)
+	}
+	return cert, filepath.Join(dir, "ca.crt"), nil
+}
+
+func covers(cert tls.Certificate, names []string, ips []net.IP) bool {
+	leaf := cert.Leaf
+	if leaf == nil {
+		return false
+	}
+	for _, n := range names {
+		if leaf.VerifyHostname(n) != nil {
+			return false
+		}
+	}
+	for _, ip := range ips {
+		if leaf.VerifyHostname(ip.String()) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// Reset deletes the state directory after the caller confirmed. It refuses
+// while another bokujo holds the directory.
+func Reset(dir string) error {
+	lock, err := localcluster.LockDir(dir)
+	if err != nil {
+		return fmt.Errorf("cannot reset: %w", err)
+	}
+	lock.Unlock()
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove %s: %w", dir, err)
+	}
+	return nil
+}
+
+// ListenAddr joins an address and port.
+func ListenAddr(address string, port int) string {
+	return net.JoinHostPort(address, strconv.Itoa(port))
+}
