@@ -38,8 +38,19 @@ build kube-scheduler hack/k8s k8s.io/kubernetes/cmd/kube-scheduler "$kver"
 build kubectl hack/k8s k8s.io/kubernetes/cmd/kubectl "$kver"
 kwok_version=$(cd hack/kwok && go list -m -f '{{.Version}}' sigs.k8s.io/kwok)
 build kwok hack/kwok sigs.k8s.io/kwok/cmd/kwok "-X sigs.k8s.io/kwok/pkg/consts.Version=$kwok_version"
-if [[ -d hack/helm ]]; then
-	helm_version=$(cd hack/helm && go list -m -f '{{.Version}}' helm.sh/helm/v4)
-	build helm hack/helm helm.sh/helm/v4/cmd/helm "-X helm.sh/helm/v4/internal/version.version=$helm_version"
+helm_version=$(cd hack/helm && go list -m -f '{{.Version}}' helm.sh/helm/v4)
+build helm hack/helm helm.sh/helm/v4/cmd/helm "-X helm.sh/helm/v4/internal/version.version=$helm_version"
+
+# kwok's stage definitions ship inside its module; local clusters load them.
+kwok_dir=$(cd hack/kwok && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+stages_stamp="$kwok_version"
+if [[ "$(cat "$out/kwok-stages/.stamp" 2>/dev/null)" != "$stages_stamp" ]]; then
+	rm -rf "$out/kwok-stages"
+	for set in node/fast node/heartbeat-with-lease pod/fast pod/general pod/chaos node/chaos; do
+		mkdir -p "$out/kwok-stages/$set"
+		cp "$kwok_dir/kustomize/stage/$set"/*.yaml "$out/kwok-stages/$set/"
+		chmod 0644 "$out/kwok-stages/$set"/*.yaml
+	done
+	echo "$stages_stamp" >"$out/kwok-stages/.stamp"
 fi
 echo ">> control-plane binaries ready in $out"

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"text/template"
+	"time"
 )
 
 // StageSets are the kwok stage folders (shipped in kwok's module and copied
@@ -16,9 +17,32 @@ import (
 var StageSets = []string{"node/fast", "node/heartbeat-with-lease", "pod/fast"}
 
 // SimulatedLog is served as the log of every container on a simulated node.
-const SimulatedLog = `simulated container started on a kwok node
-this pod is simulated: no process runs, so its log is this file
-`
+var SimulatedLog = []string{
+	"simulated container started on a kwok node",
+	"this pod is simulated: no process runs, so its log is this file",
+}
+
+// criLine formats one log line the way container runtimes write them (CRI
+// log format), which kwok parses before serving.
+func criLine(t time.Time, line string) string {
+	return t.UTC().Format(time.RFC3339Nano) + " stdout F " + line + "\n"
+}
+
+// AppendSimulatedLog appends lines to the log every simulated container
+// shows; `kubectl logs -f` streams them.
+func (c *Cluster) AppendSimulatedLog(lines ...string) error {
+	f, err := os.OpenFile(c.SimulatedLogPath(), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("open simulated log: %w", err)
+	}
+	defer f.Close()
+	for _, l := range lines {
+		if _, err := f.WriteString(criLine(time.Now(), l)); err != nil {
+			return fmt.Errorf("append simulated log: %w", err)
+		}
+	}
+	return nil
+}
 
 // kwokDebugging makes `kubectl exec`, `logs` and `port-forward` work against
 // simulated pods. Exec runs the command on this machine in the temporary
@@ -97,8 +121,8 @@ func (c *Cluster) writeKwokConfig() error {
 	execDir := os.TempDir()
 	logFile := c.SimulatedLogPath()
 	if _, err := os.Stat(logFile); os.IsNotExist(err) {
-		if err := os.WriteFile(logFile, []byte(SimulatedLog), 0o644); err != nil {
-			return fmt.Errorf("write simulated pod log: %w", err)
+		if err := c.AppendSimulatedLog(SimulatedLog...); err != nil {
+			return err
 		}
 	}
 	runAsNobody := os.Geteuid() == 0

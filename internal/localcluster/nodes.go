@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"bokujo.io/bokujo/internal/version"
 )
 
 const (
@@ -108,7 +110,16 @@ func (n NodeSpec) Node() *corev1.Node {
 			Labels:      labels,
 			Annotations: map[string]string{FakeNodeAnnotation: "fake", "node.alpha.kubernetes.io/ttl": "0"},
 		},
-		Status: corev1.NodeStatus{Capacity: capacity, Allocatable: capacity.DeepCopy()},
+		Status: corev1.NodeStatus{
+			Capacity: capacity, Allocatable: capacity.DeepCopy(),
+			// kwok keeps what is set here; without it nodes show kwok's
+			// version where users expect the cluster's.
+			NodeInfo: corev1.NodeSystemInfo{
+				KubeletVersion: version.KubernetesVersion, KubeProxyVersion: version.KubernetesVersion,
+				OSImage: "bokujo simulated node", OperatingSystem: "linux", Architecture: "amd64",
+				ContainerRuntimeVersion: "kwok://" + version.KwokVersion, KernelVersion: "simulated",
+			},
+		},
 	}
 }
 

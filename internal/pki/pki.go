@@ -126,8 +126,17 @@ func NewKey() ([]byte, error) {
 	return EncodeKey(key)
 }
 
-// EncodeKey PEM encodes a private key in PKCS#8.
+// EncodeKey PEM encodes a private key: ECDSA keys as SEC 1 ("EC PRIVATE
+// KEY"), which Kubernetes' key loaders accept both as a private key and as
+// the source of a public key (--service-account-key-file), others as PKCS#8.
 func EncodeKey(key crypto.Signer) ([]byte, error) {
+	if ec, ok := key.(*ecdsa.PrivateKey); ok {
+		der, err := x509.MarshalECPrivateKey(ec)
+		if err != nil {
+			return nil, fmt.Errorf("marshal private key: %w", err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), nil
+	}
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		return nil, fmt.Errorf("marshal private key: %w", err)
@@ -177,7 +186,12 @@ func LoadCA(dir, name string) (*CA, error) {
 	if kb == nil {
 		return nil, errors.New("ca key is not PEM")
 	}
-	key, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
+	var key any
+	if kb.Type == "EC PRIVATE KEY" {
+		key, err = x509.ParseECPrivateKey(kb.Bytes)
+	} else {
+		key, err = x509.ParsePKCS8PrivateKey(kb.Bytes)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("parse ca key: %w", err)
 	}

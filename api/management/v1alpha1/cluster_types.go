@@ -1,0 +1,232 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Condition types of a Cluster. Ready (ConditionReady) summarises the two
+// below: it is True only while bokujo is connected to the cluster and its
+// API server answers.
+const (
+	// ClusterConditionConnected is True while bokujo holds a working way in:
+	// the agent's tunnel is up, or the stored kubeconfigs are valid and
+	// accepted by the downstream API server.
+	ClusterConditionConnected = "Connected"
+	// ClusterConditionReachable is True when the last health probe reached
+	// the downstream API server and it reported itself ready.
+	ClusterConditionReachable = "Reachable"
+)
+
+// Reasons of Cluster conditions.
+const (
+	// ClusterReasonHealthy: the last probe succeeded.
+	ClusterReasonHealthy = "Healthy"
+	// ClusterReasonProbeFailed: the API server did not answer the last probe
+	// or answered that it is not ready.
+	ClusterReasonProbeFailed = "ProbeFailed"
+	// ClusterReasonCredentialsNotFound: a credential Secret or its
+	// kubeconfig key is missing.
+	ClusterReasonCredentialsNotFound = "CredentialsNotFound"
+	// ClusterReasonBadKubeconfig: a stored kubeconfig does not parse or has
+	// no usable context.
+	ClusterReasonBadKubeconfig = "BadKubeconfig"
+	// ClusterReasonInsecureKubeconfig: a stored kubeconfig asks for insecure
+	// TLS, reads local files, runs an exec plugin or uses basic auth, or
+	// points at an address bokujo refuses to dial.
+	ClusterReasonInsecureKubeconfig = "InsecureKubeconfig"
+	// ClusterReasonUnauthorized: the downstream API server refused the
+	// stored credentials.
+	ClusterReasonUnauthorized = "Unauthorized"
+	// ClusterReasonAgentConnected: the agent's tunnel is up.
+	ClusterReasonAgentConnected = "AgentConnected"
+	// ClusterReasonAgentDisconnected: no agent tunnel is open.
+	ClusterReasonAgentDisconnected = "AgentDisconnected"
+	// ClusterReasonProvisioning: the driver is still creating the cluster.
+	ClusterReasonProvisioning = "Provisioning"
+	// ClusterReasonProvisioningFailed: the driver gave up creating the
+	// cluster.
+	ClusterReasonProvisioningFailed = "ProvisioningFailed"
+)
+
+// ClusterSpec describes a downstream cluster and how bokujo reaches it.
+type ClusterSpec struct {
+	// displayName is the name people see in the UI.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	DisplayName string `json:"displayName,omitempty"`
+
+	// description says what the cluster is for.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Description string `json:"description,omitempty"`
+
+	// source is how bokujo reaches the cluster. Exactly one way is set, and
+	// it cannot be switched to another way later: the credentials and
+	// controllers of each way differ.
+	// +required
+	Source ClusterSource `json:"source"`
+}
+
+// ClusterSource is how bokujo reaches a downstream cluster; exactly one field
+// is set.
+// +kubebuilder:validation:XValidation:rule="[has(self.kubeconfig), has(self.agent), has(self.driver)].filter(x, x).size() == 1",message="exactly one of kubeconfig, agent or driver must be set"
+// +kubebuilder:validation:XValidation:rule="has(self.kubeconfig) == has(oldSelf.kubeconfig) && has(self.agent) == has(oldSelf.agent) && has(self.driver) == has(oldSelf.driver)",message="the kind of source cannot be changed"
+type ClusterSource struct {
+	// kubeconfig means bokujo dials the cluster's API server directly with
+	// credentials of its own, created in the cluster at import.
+	// +optional
+	Kubeconfig *KubeconfigSource `json:"kubeconfig,omitempty"`
+
+	// agent means the bokujo agent in the cluster dials out to the server over a
+	// tunnel, for clusters the server cannot reach.
+	// +optional
+	Agent *AgentSource `json:"agent,omitempty"`
+
+	// driver means bokujo creates the cluster itself with a driver.
+	// +optional
+	Driver *DriverSource `json:"driver,omitempty"`
+}
+
+// KubeconfigSource names the Secrets holding bokujo's two downstream
+// identities, each as a kubeconfig under the key "kubeconfig". They are kept
+// apart so that a flaw in the proxy can never exceed the rights of the user
+// it acts for. The administrator's kubeconfig used at import is not kept.
+type KubeconfigSource struct {
+	// proxyCredentials names the Secret with the kubeconfig of the proxy's
+	// service account, whose only right is to impersonate users and groups.
+	// +required
+	ProxyCredentials SecretReference `json:"proxyCredentials"`
+
+	// managementCredentials names the Secret with the kubeconfig of the
+	// service account that RBAC sync and bokujo's controllers use.
+	// +required
+	ManagementCredentials SecretReference `json:"managementCredentials"`
+}
+
+// AgentSource marks a cluster reached through the bokujo agent's tunnel. It
+// has no fields yet; the agent authenticates with a registration token the
+// server issues.
+type AgentSource struct{}
+
+// DriverName names a cluster driver.
+// +kubebuilder:validation:Enum=local;capi
+type DriverName string
+
+const (
+	// DriverLocal runs a local control plane with simulated nodes on the
+	// server's machine, as `bokujo up` does for its demo clusters.
+	DriverLocal DriverName = "local"
+	// DriverCAPI creates the cluster with Cluster API.
+	DriverCAPI DriverName = "capi"
+)
+
+// DriverSource asks a driver to create and run the cluster.
+type DriverSource struct {
+	// name of the driver.
+	// +required
+	Name DriverName `json:"name"`
+
+	// params are driver-specific settings, such as the simulated nodes of a
+	// local cluster or the ClusterClass of a Cluster API one.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=32
+	Params []DriverParam `json:"params,omitempty"`
+}
+
+// DriverParam is one driver setting.
+type DriverParam struct {
+	// name of the setting.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`
+	Name string `json:"name"`
+
+	// value of the setting.
+	// +required
+	// +kubebuilder:validation:MaxLength=4096
+	Value string `json:"value"`
+}
+
+// ClusterStatus is what the health controller last observed.
+type ClusterStatus struct {
+	// conditions: Ready, Connected, Reachable.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+
+	// kubernetesVersion is the API server's git version, e.g. v1.37.2.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+
+	// nodeCount is the number of nodes.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	NodeCount *int32 `json:"nodeCount,omitempty"`
+
+	// capacity sums the nodes' capacity of cpu, memory and nvidia.com/gpu.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	Capacity corev1.ResourceList `json:"capacity,omitempty"`
+
+	// allocatable sums the nodes' allocatable cpu, memory and nvidia.com/gpu.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	Allocatable corev1.ResourceList `json:"allocatable,omitempty"`
+
+	// requested sums the resource requests of the pods that are not
+	// finished.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	Requested corev1.ResourceList `json:"requested,omitempty"`
+
+	// lastProbeTime is when the health controller last probed the cluster,
+	// successfully or not.
+	// +optional
+	LastProbeTime *metav1.Time `json:"lastProbeTime,omitempty"`
+}
+
+// Cluster is a downstream Kubernetes cluster bokujo manages. Its name is the
+// cluster's id in URLs (/k8s/clusters/{name}) and kubeconfig contexts, so it
+// is a DNS label.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:scope=Cluster,shortName=bkc,categories=bokujo
+// +kubebuilder:printcolumn:name="Display Name",type=string,JSONPath=`.spec.displayName`,priority=1
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Version",type=string,JSONPath=`.status.kubernetesVersion`
+// +kubebuilder:printcolumn:name="Nodes",type=integer,JSONPath=`.status.nodeCount`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 63 && self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="a cluster name must be a DNS label: at most 63 lowercase letters, digits and '-'"
+type Cluster struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec describes the cluster.
+	// +required
+	Spec ClusterSpec `json:"spec"`
+
+	// status is what bokujo last observed.
+	// +optional
+	Status ClusterStatus `json:"status,omitempty"`
+}
+
+// ClusterList is a list of Clusters.
+// +kubebuilder:object:root=true
+type ClusterList struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Cluster `json:"items"`
+}
