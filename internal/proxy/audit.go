@@ -13,7 +13,7 @@ import (
 // ended.
 type AuditRecord struct {
 	Time time.Time `json:"time"`
-	// User and Groups are bokujo's names, without IdentityPrefix; empty
+	// User and Groups are bokujo's names, without UserPrefix and GroupPrefix; empty
 	// when the request was not authenticated.
 	User    string   `json:"user,omitempty"`
 	Groups  []string `json:"groups,omitempty"`

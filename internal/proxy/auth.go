@@ -8,7 +8,7 @@ import (
 )
 
 // User is an authenticated bokujo user. Name and Groups are bokujo's own;
-// the proxy prefixes them before they reach a cluster (see IdentityPrefix).
+// the proxy prefixes them before they reach a cluster (see UserPrefix and GroupPrefix).
 type User struct {
 	Name   string
 	Groups []string

@@ -113,9 +113,9 @@ type backend struct {
 	srv *httptest.Server
 	// release lets /stream send its second line.
 	release chan struct{}
-	mu    sync.Mutex
-	seen  []seenRequest
-	calls atomic.Int32
+	mu      sync.Mutex
+	seen    []seenRequest
+	calls   atomic.Int32
 }
 
 func newBackend(t *testing.T) *backend {

@@ -8,16 +8,22 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"bokujo.io/bokujo/api/management/v1alpha1"
 )
 
 const (
-	// IdentityPrefix is put before every user name and group name the proxy
-	// sends downstream: bokujo user alice is impersonated as "bokujo:alice",
-	// bokujo group ml as "bokujo:ml". No bokujo name can therefore become
-	// "system:admin", "system:masters" or "system:serviceaccount:…": those
-	// would arrive as "bokujo:system:admin". RBAC sync binds the prefixed
-	// names (subject User "bokujo:alice", Group "bokujo:ml").
-	IdentityPrefix = "bokujo:"
+	// UserPrefix is put before every user name the proxy impersonates:
+	// bokujo user alice becomes "bokujo:alice". No bokujo user can therefore
+	// become "system:admin" or "system:serviceaccount:…": those arrive as
+	// "bokujo:system:admin". RBAC sync writes the same prefixed names as
+	// subjects (User "bokujo:alice"); both take the prefix from the
+	// management API so they cannot drift apart.
+	UserPrefix = v1alpha1.UserPrefix
+	// GroupPrefix is put before every bokujo group name: group ml becomes
+	// "bokujo:ml", and a bokujo group named "system:masters" is only
+	// "bokujo:system:masters" downstream.
+	GroupPrefix = v1alpha1.GroupPrefix
 	// AuthenticatedGroup is added to every impersonated identity, as the
 	// apiserver does for any authenticated user, so default discovery rules
 	// (system:basic-user, system:discovery) apply.
@@ -68,11 +74,11 @@ func downstreamIdentity(u *User) (identity, error) {
 		if err := checkIdentityValue(g); err != nil {
 			return identity{}, fmt.Errorf("build downstream identity: group: %w", err)
 		}
-		groups = append(groups, IdentityPrefix+g)
+		groups = append(groups, GroupPrefix+g)
 	}
 	groups = append(groups, AuthenticatedGroup)
 	slices.Sort(groups)
-	return identity{user: IdentityPrefix + u.Name, groups: slices.Compact(groups)}, nil
+	return identity{user: UserPrefix + u.Name, groups: slices.Compact(groups)}, nil
 }
 
 // checkIdentityValue refuses names that could be read differently by the

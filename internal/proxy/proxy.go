@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,10 +23,10 @@ import (
 // reaches {path…} on the cluster's apiserver.
 const PathPrefix = "/k8s/clusters/"
 
-// DefaultMaxRequestBodyBytes bounds request bodies: the apiserver itself
-// refuses objects above about 3 MiB (etcd's limit) and 3 MiB JSON patches,
-// so 32 MiB leaves room for large server-side applies without letting a
-// client stream gigabytes through.
+// DefaultMaxRequestBodyBytes bounds request bodies. The apiserver refuses
+// bodies above 3 MiB by default and etcd stores at most 1.5 MiB per object,
+// so 32 MiB refuses nothing a cluster would accept (even one configured
+// with larger limits) while a client cannot stream gigabytes through.
 const DefaultMaxRequestBodyBytes = 32 << 20
 
 // Options configure a Handler.
@@ -154,7 +155,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, ar *AuditRecord)
 		writeStatus(w, http.StatusUnauthorized, reasonUnauthorized, "Unauthorized", nil)
 		return
 	}
-	ar.User, ar.Groups = user.Name, user.Groups
+	// A copy: the Authenticator may hand out a cached user, and the
+	// auditor may keep the record past this request.
+	ar.User, ar.Groups = user.Name, slices.Clone(user.Groups)
 
 	upgrade := isUpgrade(r)
 	if msg := checkBrowserRules(r, method, upgrade); msg != "" {
