@@ -101,7 +101,7 @@ type RoleTemplateSpec struct {
 // +kubebuilder:printcolumn:name="Origin",type=string,JSONPath=`.spec.origin`
 // +kubebuilder:printcolumn:name="State",type=string,JSONPath=`.spec.state`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
-// +kubebuilder:validation:XValidation:rule="!has(self.spec.inherits) || !(self.metadata.name in self.spec.inherits)",message="a role template cannot inherit itself"
+// +kubebuilder:validation:XValidation:rule="!has(self.spec.inherits) || !(self.metadata.name in self.spec.inherits)",message="a role template cannot inherit itself",fieldPath=`.spec.inherits`
 type RoleTemplate struct {
 	metav1.TypeMeta `json:",inline"`
 	// +optional

@@ -117,7 +117,7 @@ type UserStatus struct {
 	// login. It lives in the object so that every server replica sees it.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
-	FailedLogins int32 `json:"failedLogins,omitempty"`
+	FailedLogins *int32 `json:"failedLogins,omitempty"`
 
 	// lockedUntil is when logins are accepted again after too many
 	// failures.

@@ -449,6 +449,7 @@ func TestValidation(t *testing.T) {
 			if err == nil {
 				t.Fatalf("want rejected with %q, was accepted", tc.wantErr)
 			}
+			t.Logf("rejected: %v", err)
 			for _, want := range tc.wantErr {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error lacks %q:\n%v", want, err)

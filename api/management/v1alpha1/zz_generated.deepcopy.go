@@ -1136,6 +1136,11 @@ func (in *UserStatus) DeepCopyInto(out *UserStatus) {
 		*out = make([]string, len(*in))
 		copy(*out, *in)
 	}
+	if in.FailedLogins != nil {
+		in, out := &in.FailedLogins, &out.FailedLogins
+		*out = new(int32)
+		**out = **in
+	}
 	if in.LockedUntil != nil {
 		in, out := &in.LockedUntil, &out.LockedUntil
 		*out = (*in).DeepCopy()
