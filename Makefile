@@ -36,10 +36,15 @@ run: deps binaries build ## build everything and run `bokujo up` (URL and admin 
 test: deps binaries build verify ## vet, unit tests with -race, integration tests
 	hack/test.sh $(GO_TEST_FLAGS)
 
+.PHONY: generate
+generate: ## generate deepcopy functions and CRD manifests from the API types
+	hack/generate.sh
+
 .PHONY: verify
-verify: ## formatting and vet
+verify: ## formatting, vet, generated code up to date
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed on:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go vet ./...
+	hack/verify-generate.sh
 
 .PHONY: bench
 bench: deps binaries build ## run the benchmarks in bench/ and print their figures
