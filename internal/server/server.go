@@ -31,6 +31,10 @@ type Options struct {
 	Logger      *slog.Logger
 	// ReadyChecks must all pass for /readyz to answer ok.
 	ReadyChecks []Check
+	// Wrap, if set, wraps the mux. The proxy uses it to see /k8s/clusters/
+	// paths before the mux, which would answer `..` and `//` with a
+	// redirect instead of the refusal they deserve.
+	Wrap func(http.Handler) http.Handler
 }
 
 // Server serves bokujo over HTTPS.
@@ -72,8 +76,12 @@ func (s *Server) Start() error {
 		return fmt.Errorf("listen on %s: %w", s.opts.Addr, err)
 	}
 	s.listener = l
+	var handler http.Handler = s.mux
+	if s.opts.Wrap != nil {
+		handler = s.opts.Wrap(handler)
+	}
 	s.srv = &http.Server{
-		Handler:           s.mux,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		// Bounded headers: a hostile client cannot make the server buffer
 		// megabytes before authentication.

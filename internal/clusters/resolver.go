@@ -1,0 +1,90 @@
+package clusters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	mgmtv1 "bokujo.io/bokujo/api/management/v1alpha1"
+	"bokujo.io/bokujo/internal/access"
+	"bokujo.io/bokujo/internal/proxy"
+)
+
+// Resolver serves the proxy: a cluster id and a user become the cluster's
+// proxy target, or proxy.ErrClusterNotFound when the cluster does not exist
+// or the user was not granted it (the proxy answers both alike).
+type Resolver struct {
+	Registry *Registry
+	Grants   access.Grants
+
+	mu      sync.Mutex
+	targets map[string]cachedTarget
+}
+
+type cachedTarget struct {
+	secretVersion string
+	target        *proxy.Target
+}
+
+var _ proxy.Resolver = (*Resolver)(nil)
+
+// Resolve implements proxy.Resolver.
+func (r *Resolver) Resolve(ctx context.Context, cluster string, user *proxy.User) (*proxy.Target, error) {
+	if ValidateName(cluster) != nil {
+		return nil, proxy.ErrClusterNotFound
+	}
+	vis, err := r.Grants.Visibility(ctx, access.Subject{Name: user.Name, Groups: user.Groups})
+	if err != nil {
+		return nil, fmt.Errorf("resolve cluster %s: %w", cluster, err)
+	}
+	if !vis.HasCluster(cluster) {
+		return nil, proxy.ErrClusterNotFound
+	}
+	return r.target(ctx, cluster)
+}
+
+// target returns the cached Target of a cluster, rebuilt when its proxy
+// credentials change. Transports are kept per cluster so connections to the
+// apiserver are reused across requests.
+func (r *Resolver) target(ctx context.Context, cluster string) (*proxy.Target, error) {
+	var c mgmtv1.Cluster
+	if err := r.Registry.client.Get(ctx, types.NamespacedName{Name: cluster}, &c); err != nil {
+		return nil, proxy.ErrClusterNotFound
+	}
+	if c.Spec.Source.Kubeconfig == nil {
+		return nil, fmt.Errorf("%w: cluster %s has no proxy credentials", proxy.ErrClusterUnavailable, cluster)
+	}
+	var s corev1.Secret
+	key := types.NamespacedName{Namespace: mgmtv1.SystemNamespace, Name: c.Spec.Source.Kubeconfig.ProxyCredentials.Name}
+	if err := r.Registry.client.Get(ctx, key, &s); err != nil {
+		return nil, fmt.Errorf("%w: cluster %s: %v", proxy.ErrClusterUnavailable, cluster, err)
+	}
+	r.mu.Lock()
+	hit, ok := r.targets[cluster]
+	r.mu.Unlock()
+	if ok && hit.secretVersion == s.ResourceVersion {
+		return hit.target, nil
+	}
+	cfg, err := r.Registry.Config(ctx, cluster, IdentityProxy)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, proxy.ErrClusterNotFound
+		}
+		return nil, fmt.Errorf("%w: %v", proxy.ErrClusterUnavailable, err)
+	}
+	t, err := proxy.NewTarget(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: cluster %s: %v", proxy.ErrClusterUnavailable, cluster, err)
+	}
+	r.mu.Lock()
+	if r.targets == nil {
+		r.targets = map[string]cachedTarget{}
+	}
+	r.targets[cluster] = cachedTarget{secretVersion: s.ResourceVersion, target: t}
+	r.mu.Unlock()
+	return t, nil
+}
