@@ -16,6 +16,10 @@ import (
 	mgmtv1 "bokujo.io/bokujo/api/management/v1alpha1"
 )
 
+// readOnly skips the cache's deep copy: these lists are only read, and
+// visibility is computed on every proxied request.
+var readOnly = client.UnsafeDisableDeepCopy
+
 // Subject is an authenticated user as bokujo knows them.
 type Subject struct {
 	Name   string
@@ -40,7 +44,7 @@ func (s Subject) matches(sub mgmtv1.Subject) bool {
 // IsAdmin reports whether the subject holds the built-in admin global role.
 func (g Grants) IsAdmin(ctx context.Context, s Subject) (bool, error) {
 	var grbs mgmtv1.GlobalRoleBindingList
-	if err := g.Reader.List(ctx, &grbs); err != nil {
+	if err := g.Reader.List(ctx, &grbs, readOnly); err != nil {
 		return false, fmt.Errorf("list global role bindings: %w", err)
 	}
 	for _, b := range grbs.Items {
@@ -75,14 +79,14 @@ func (g Grants) Visibility(ctx context.Context, s Subject) (Visible, error) {
 	v.Admin = admin
 	if admin {
 		var clusters mgmtv1.ClusterList
-		if err := g.Reader.List(ctx, &clusters); err != nil {
+		if err := g.Reader.List(ctx, &clusters, readOnly); err != nil {
 			return v, fmt.Errorf("list clusters: %w", err)
 		}
 		for _, c := range clusters.Items {
 			v.Clusters[c.Name] = nil
 		}
 		var projects mgmtv1.ProjectList
-		if err := g.Reader.List(ctx, &projects); err != nil {
+		if err := g.Reader.List(ctx, &projects, readOnly); err != nil {
 			return v, fmt.Errorf("list projects: %w", err)
 		}
 		for _, p := range projects.Items {
@@ -93,7 +97,7 @@ func (g Grants) Visibility(ctx context.Context, s Subject) (Visible, error) {
 		return v, nil
 	}
 	var crtbs mgmtv1.ClusterRoleTemplateBindingList
-	if err := g.Reader.List(ctx, &crtbs); err != nil {
+	if err := g.Reader.List(ctx, &crtbs, readOnly); err != nil {
 		return v, fmt.Errorf("list cluster bindings: %w", err)
 	}
 	for _, b := range crtbs.Items {
@@ -104,7 +108,7 @@ func (g Grants) Visibility(ctx context.Context, s Subject) (Visible, error) {
 		}
 	}
 	var prtbs mgmtv1.ProjectRoleTemplateBindingList
-	if err := g.Reader.List(ctx, &prtbs); err != nil {
+	if err := g.Reader.List(ctx, &prtbs, readOnly); err != nil {
 		return v, fmt.Errorf("list project bindings: %w", err)
 	}
 	granted := map[string]bool{}
@@ -115,7 +119,7 @@ func (g Grants) Visibility(ctx context.Context, s Subject) (Visible, error) {
 	}
 	if len(granted) > 0 {
 		var projects mgmtv1.ProjectList
-		if err := g.Reader.List(ctx, &projects); err != nil {
+		if err := g.Reader.List(ctx, &projects, readOnly); err != nil {
 			return v, fmt.Errorf("list projects: %w", err)
 		}
 		for _, p := range projects.Items {
@@ -127,7 +131,7 @@ func (g Grants) Visibility(ctx context.Context, s Subject) (Visible, error) {
 	// Only clusters that exist are visible; a binding may outlive its
 	// cluster or name one not yet imported.
 	var clusters mgmtv1.ClusterList
-	if err := g.Reader.List(ctx, &clusters); err != nil {
+	if err := g.Reader.List(ctx, &clusters, readOnly); err != nil {
 		return v, fmt.Errorf("list clusters: %w", err)
 	}
 	exists := map[string]bool{}
