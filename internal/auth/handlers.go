@@ -18,21 +18,22 @@ import (
 // maxBodyBytes bounds request bodies: every request here is a few fields.
 const maxBodyBytes = 64 << 10
 
-// Error codes of the API's JSON error bodies.
+// Error codes of the API's JSON error bodies, in the same style as the rest
+// of /v1 (and as Kubernetes Status reasons).
 const (
-	CodeBadRequest           = "bad_request"
-	CodeUnauthenticated      = "unauthenticated"
-	CodeInvalidCredentials   = "invalid_credentials"
-	CodeUserDisabled         = "user_disabled"
-	CodeForbidden            = "forbidden"
-	CodeCrossSite            = "cross_site_request"
-	CodeCSRF                 = "csrf_token_invalid"
-	CodeNotFound             = "not_found"
-	CodeRequestTooLarge      = "request_too_large"
-	CodeUnsupportedMediaType = "unsupported_media_type"
-	CodeTooManyRequests      = "too_many_requests"
-	CodeWeakPassword         = "weak_password"
-	CodeInternal             = "internal"
+	CodeBadRequest           = "BadRequest"
+	CodeUnauthenticated      = "Unauthorized"
+	CodeInvalidCredentials   = "InvalidCredentials"
+	CodeUserDisabled         = "UserDisabled"
+	CodeForbidden            = "Forbidden"
+	CodeCrossSite            = "CrossSite"
+	CodeCSRF                 = "CSRF"
+	CodeNotFound             = "NotFound"
+	CodeRequestTooLarge      = "TooLarge"
+	CodeUnsupportedMediaType = "UnsupportedMediaType"
+	CodeTooManyRequests      = "TooManyRequests"
+	CodeWeakPassword         = "WeakPassword"
+	CodeInternal             = "Internal"
 )
 
 // Register adds the API's routes to mux:
@@ -454,7 +455,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
-		body = []byte(`{"error":{"code":"internal","message":"internal error"}}`)
+		body = []byte(`{"error":{"code":"Internal","message":"internal error"}}`)
 	}
 	body = append(body, '\n')
 	h := w.Header()
