@@ -7,6 +7,6 @@ export BOKUJO_BIN_DIR=${BOKUJO_BIN_DIR:-$PWD/bin}
 for dir in bench/*/; do
 	name=$(basename "$dir")
 	echo "==== bench/$name"
-	go run "./bench/$name" ${BENCH_ARGS:-}
+	go run "./bench/$name"
 	echo
 done

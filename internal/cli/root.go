@@ -41,6 +41,10 @@ and one kubeconfig for every cluster a user was granted.`,
 		newVersionCommand(s),
 		newLocalClusterCommand(s),
 		newUpCommand(s),
+		newServerCommand(s),
+		newLoginCommand(s),
+		newKubeconfigCommand(s),
+		newClustersCommand(s),
 	)
 	return root
 }

@@ -24,6 +24,10 @@ const (
 	ManagerClusterRole  = "bokujo:manager"
 	managedByLabel      = "app.kubernetes.io/managed-by"
 	managedByValue      = "bokujo"
+	// identityLabel marks bokujo's own identities downstream. They do not
+	// carry the managed-by label on purpose: RBAC sync owns every RBAC
+	// object with that label and removes the ones no binding explains.
+	identityLabel = "bokujo.io/identity"
 )
 
 // proxyRules are all the proxy identity may do: impersonate users and
@@ -65,7 +69,7 @@ func Provision(ctx context.Context, admin *rest.Config) (Credentials, error) {
 	if err != nil {
 		return Credentials{}, fmt.Errorf("provision: client: %w", err)
 	}
-	labels := map[string]string{managedByLabel: managedByValue}
+	labels := map[string]string{"app.kubernetes.io/part-of": "bokujo", identityLabel: "true"}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: DownstreamNamespace, Labels: labels}}
 	if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return Credentials{}, fmt.Errorf("provision: create namespace %s: %w", DownstreamNamespace, err)
@@ -132,7 +136,7 @@ func accountToken(ctx context.Context, client kubernetes.Interface, account stri
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: DownstreamNamespace,
 			Annotations: map[string]string{corev1.ServiceAccountNameKey: account},
-			Labels:      map[string]string{managedByLabel: managedByValue}},
+			Labels:      map[string]string{"app.kubernetes.io/part-of": "bokujo", identityLabel: "true"}},
 		Type: corev1.SecretTypeServiceAccountToken,
 	}
 	if _, err := client.CoreV1().Secrets(DownstreamNamespace).Create(ctx, secret, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {

@@ -106,76 +106,103 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		return nil, fmt.Errorf("%w: %s holds cluster %q, not %q", ErrCorruptState, opts.Dir, st.Name, opts.Name)
 	}
 	c.state = st
-	changed, err := assignPorts(&st.Ports)
+	// Ports are picked free, but another process may take one before a
+	// component binds it (tests start many clusters at once): then the
+	// cluster tries again with new ports.
+	for attempt := 1; ; attempt++ {
+		err = c.launch(ctx, fresh, opts.Nodes)
+		if err == nil || attempt == maxPortAttempts || !errors.Is(err, errPortTaken) {
+			break
+		}
+		log.Warn("a port was taken while starting; retrying with new ports", "attempt", attempt)
+		c.stopProcesses()
+		st.Ports = ports{}
+	}
 	if err != nil {
 		return nil, err
 	}
-	if changed && !fresh {
+	log.Info("cluster ready", "kubeconfig", c.KubeconfigPath())
+	return c, nil
+}
+
+// maxPortAttempts bounds retries after a port was taken during start-up.
+const maxPortAttempts = 3
+
+// errPortTaken marks a component that could not bind its port.
+var errPortTaken = errors.New("port taken")
+
+// launch writes the cluster's files for its current ports and starts the
+// components, waiting until they serve.
+func (c *Cluster) launch(ctx context.Context, fresh bool, nodes []NodeSpec) error {
+	st, log := c.state, c.log
+	recorded := st.Ports != (ports{})
+	changed, err := assignPorts(&st.Ports)
+	if err != nil {
+		return err
+	}
+	if changed && recorded && !fresh {
 		log.Warn("recorded ports were taken by other programs; the cluster moves to new ports and its kubeconfig is rewritten")
 	}
 	for _, sub := range []string{"logs", "etcd", "kubeconfigs"} {
-		if err := os.MkdirAll(filepath.Join(opts.Dir, sub), 0o700); err != nil {
-			return nil, fmt.Errorf("create %s: %w", sub, err)
+		if err := os.MkdirAll(filepath.Join(c.Dir, sub), 0o700); err != nil {
+			return fmt.Errorf("create %s: %w", sub, err)
 		}
 	}
-	if err := ensurePKI(opts.Dir); err != nil {
-		return nil, fmt.Errorf("write cluster certificates: %w", err)
+	if err := ensurePKI(c.Dir); err != nil {
+		return fmt.Errorf("write cluster certificates: %w", err)
 	}
 	if err := c.writeKubeconfigs(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := c.writeKwokConfig(); err != nil {
-		return nil, err
+		return err
 	}
-	if err := writeState(opts.Dir, st); err != nil {
-		return nil, err
+	if err := writeState(c.Dir, st); err != nil {
+		return err
 	}
 	c.restConfig, err = clientcmd.BuildConfigFromFlags("", c.KubeconfigPath())
 	if err != nil {
-		return nil, fmt.Errorf("load admin kubeconfig: %w", err)
+		return fmt.Errorf("load admin kubeconfig: %w", err)
 	}
 	c.restConfig.QPS, c.restConfig.Burst = 200, 400
 	c.client, err = kubernetes.NewForConfig(c.restConfig)
 	if err != nil {
-		return nil, fmt.Errorf("create client: %w", err)
+		return fmt.Errorf("create client: %w", err)
 	}
 
 	log.Info("starting etcd", "port", st.Ports.EtcdClient)
 	etcd, err := c.start("etcd", c.etcdArgs())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := waitFor(ctx, 100*time.Millisecond, []*process{etcd}, c.etcdHealthy); err != nil {
-		return nil, fmt.Errorf("wait for etcd: %w", err)
+		return fmt.Errorf("wait for etcd: %w", err)
 	}
 	log.Info("starting kube-apiserver", "port", st.Ports.APIServer)
-	apiserver, err := c.start("kube-apiserver", c.apiserverArgs())
-	if err != nil {
-		return nil, err
+	if _, err := c.start("kube-apiserver", c.apiserverArgs()); err != nil {
+		return err
 	}
 	if err := waitFor(ctx, 200*time.Millisecond, c.running(), c.apiserverReady); err != nil {
-		return nil, fmt.Errorf("wait for kube-apiserver: %w", err)
+		return fmt.Errorf("wait for kube-apiserver: %w", err)
 	}
-	_ = apiserver
 	log.Info("starting kube-controller-manager, kube-scheduler and kwok")
 	for _, name := range []string{"kube-controller-manager", "kube-scheduler", "kwok"} {
 		if _, err := c.start(name, c.args(name)); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if fresh {
-		if err := c.CreateNodes(ctx, opts.Nodes...); err != nil {
-			return nil, err
+		if err := c.CreateNodes(ctx, nodes...); err != nil {
+			return err
 		}
 	}
 	if err := waitFor(ctx, 200*time.Millisecond, c.running(), c.defaultServiceAccountExists); err != nil {
-		return nil, fmt.Errorf("wait for the default service account: %w", err)
+		return fmt.Errorf("wait for the default service account: %w", err)
 	}
 	if err := c.WaitNodesReady(ctx); err != nil {
-		return nil, err
+		return err
 	}
-	log.Info("cluster ready", "kubeconfig", c.KubeconfigPath())
-	return c, nil
+	return nil
 }
 
 func (c *Cluster) start(name string, args []string) (*process, error) {
@@ -198,6 +225,11 @@ func (c *Cluster) running() []*process {
 // Stop shuts the components down in reverse start order and releases the
 // directory. It is safe to call more than once.
 func (c *Cluster) Stop() {
+	c.stopProcesses()
+	c.lock.Unlock()
+}
+
+func (c *Cluster) stopProcesses() {
 	c.mu.Lock()
 	procs := c.procs
 	c.procs = nil
@@ -205,7 +237,6 @@ func (c *Cluster) Stop() {
 	for i := len(procs) - 1; i >= 0; i-- {
 		procs[i].stop(20 * time.Second)
 	}
-	c.lock.Unlock()
 }
 
 // Err returns a description of the first component that exited on its own,

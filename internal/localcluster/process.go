@@ -81,7 +81,12 @@ func (p *process) stop(grace time.Duration) {
 // failure describes an early exit with the end of the component's log, so
 // the user sees the component's own reason (e.g. "address already in use").
 func (p *process) failure() error {
-	return fmt.Errorf("%s exited (%v); last log lines from %s:\n%s", p.name, p.err, p.logPath, tail(p.logPath, 15))
+	logTail := tail(p.logPath, 15)
+	err := fmt.Errorf("%s exited (%v); last log lines from %s:\n%s", p.name, p.err, p.logPath, logTail)
+	if strings.Contains(logTail, "address already in use") {
+		return fmt.Errorf("%w: %w", errPortTaken, err)
+	}
+	return err
 }
 
 func tail(path string, n int) string {

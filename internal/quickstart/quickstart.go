@@ -5,7 +5,6 @@ package quickstart
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -24,12 +22,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/sync/errgroup"
 
+	"bokujo.io/bokujo/internal/app"
+	bclusters "bokujo.io/bokujo/internal/clusters"
 	"bokujo.io/bokujo/internal/localcluster"
 	"bokujo.io/bokujo/internal/pki"
-	"bokujo.io/bokujo/internal/server"
 )
 
 // ManagementCluster is the name of the embedded management cluster.
@@ -77,11 +75,6 @@ type upState struct {
 	Created time.Time `json:"created"`
 }
 
-type adminRecord struct {
-	User         string `json:"user"`
-	PasswordHash string `json:"passwordHash"`
-}
-
 // ErrCorruptState means the state directory cannot be used as it is.
 var ErrCorruptState = errors.New("state directory is corrupt")
 
@@ -117,10 +110,6 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	probe.Close()
 
-	password, err := ensureAdmin(opts.StateDir)
-	if err != nil {
-		return err
-	}
 	cert, caFile, err := serverCertificate(filepath.Join(opts.StateDir, "pki"), opts.Listen)
 	if err != nil {
 		return err
@@ -171,22 +160,35 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 
 	mgmt := clusters[ManagementCluster]
-	srv := server.New(server.Options{
-		Addr: opts.Listen, Certificate: cert, Logger: log,
-		ReadyChecks: []server.Check{{Name: "management-cluster", Fn: func(ctx context.Context) error {
-			return mgmt.Client().Discovery().RESTClient().Get().AbsPath("/readyz").Do(ctx).Error()
-		}}},
+	caPEM, err := os.ReadFile(caFile)
+	if err != nil {
+		return fmt.Errorf("read server ca: %w", err)
+	}
+	log.Info("starting the bokujo server")
+	a, err := app.Start(ctx, app.Options{
+		Management: mgmt.RESTConfig(), Listen: opts.Listen, PublicURL: "https://" + displayAddr(opts.Listen),
+		Certificate: cert, CACertPEM: caPEM, DataDir: opts.StateDir, Logger: log,
+		// The demo clusters run on this machine's loopback addresses.
+		ClusterPolicy: clusterPolicy(opts.Listen),
 	})
-	if err := srv.Start(); err != nil {
+	if err != nil {
 		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
+	defer a.Stop()
+	password, _, err := a.Auth.EnsureBootstrapAdmin(ctx)
+	if err != nil {
+		return fmt.Errorf("create the bootstrap admin: %w", err)
+	}
+	for name, c := range clusters {
+		if name == ManagementCluster {
+			continue
+		}
+		if err := a.Registry.ImportConfig(ctx, name, "demo cluster "+name, c.RESTConfig()); err != nil && !errors.Is(err, bclusters.ErrAlreadyExists) {
+			return fmt.Errorf("register demo cluster %s: %w", name, err)
+		}
+	}
 
-	info := Info{URL: "https://" + displayAddr(srv.Addr()), CAFile: caFile, AdminUser: AdminUser, AdminPassword: password, Kubeconfigs: map[string]string{}}
+	info := Info{URL: "https://" + displayAddr(a.Server.Addr()), CAFile: caFile, AdminUser: AdminUser, AdminPassword: password, Kubeconfigs: map[string]string{}}
 	for name, c := range clusters {
 		info.Kubeconfigs[name] = c.KubeconfigPath()
 	}
@@ -206,8 +208,8 @@ func Run(ctx context.Context, opts Options) (err error) {
 	case <-ctx.Done():
 		log.Info("shutting down")
 		return nil
-	case err := <-srv.Done():
-		return fmt.Errorf("server stopped: %w", err)
+	case err := <-a.Done():
+		return err
 	case err := <-failed:
 		return err
 	}
@@ -231,6 +233,7 @@ func printInfo(w io.Writer, info Info) {
 		fmt.Fprintf(tw, "  %s\t%s\n", name, info.Kubeconfigs[name])
 	}
 	tw.Flush()
+	fmt.Fprintf(w, "\none kubeconfig for every cluster, through bokujo:\n  bokujo login %s --ca-file %s --username %s\n  bokujo kubeconfig -o ~/.kube/bokujo && export KUBECONFIG=~/.kube/bokujo\n", info.URL, info.CAFile, info.AdminUser)
 	fmt.Fprintf(w, "\nPress Ctrl-C to stop; `bokujo up` again resumes with everything kept.\n")
 }
 
@@ -273,64 +276,6 @@ func checkState(dir string) error {
 		return fmt.Errorf("%w: %s: %s: fix it, or start again with `bokujo up --reset`", ErrCorruptState, path, reason)
 	}
 	return nil
-}
-
-// ensureAdmin creates the bootstrap admin on first start and returns its
-// password; later starts return "".
-func ensureAdmin(dir string) (string, error) {
-	path := filepath.Join(dir, "admin.json")
-	data, err := os.ReadFile(path)
-	if err == nil {
-		var rec adminRecord
-		if err := json.Unmarshal(data, &rec); err != nil || rec.PasswordHash == "" {
-			return "", fmt.Errorf("%w: %s cannot be read: start again with `bokujo up --reset`", ErrCorruptState, path)
-		}
-		return "", nil
-	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("read %s: %w", path, err)
-	}
-	password, err := randomPassword(20)
-	if err != nil {
-		return "", err
-	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), 12)
-	if err != nil {
-		return "", fmt.Errorf("hash admin password: %w", err)
-	}
-	data, _ = json.MarshalIndent(adminRecord{User: AdminUser, PasswordHash: string(hash)}, "", "  ")
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		return "", fmt.Errorf("write %s: %w", path, err)
-	}
-	return password, nil
-}
-
-// VerifyAdmin checks a password against the stored bootstrap admin hash.
-func VerifyAdmin(dir, password string) (bool, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "admin.json"))
-	if err != nil {
-		return false, err
-	}
-	var rec adminRecord
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return false, err
-	}
-	return bcrypt.CompareHashAndPassword([]byte(rec.PasswordHash), []byte(password)) == nil, nil
-}
-
-// randomPassword avoids look-alike characters so it can be typed from a
-// screen.
-func randomPassword(n int) (string, error) {
-	const alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-	b := make([]byte, n)
-	for i := range b {
-		k, err := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
-		if err != nil {
-			return "", fmt.Errorf("generate password: %w", err)
-		}
-		b[i] = alphabet[k.Int64()]
-	}
-	return string(b), nil
 }
 
 // serverCertificate loads or creates the server's CA and serving
@@ -405,4 +350,10 @@ func Reset(dir string) error {
 // ListenAddr joins an address and port.
 func ListenAddr(address string, port int) string {
 	return net.JoinHostPort(address, strconv.Itoa(port))
+}
+
+// clusterPolicy allows loopback cluster addresses (the demo clusters run
+// here) but never the server's own address.
+func clusterPolicy(listen string) bclusters.Policy {
+	return bclusters.Policy{AllowLoopback: true, ServerAddrs: []string{listen}}
 }

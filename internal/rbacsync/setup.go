@@ -130,6 +130,7 @@ func Setup(mgr ctrl.Manager, configs ClusterConfigs, opts Options) error {
 		{"builtin role templates", ctrl.NewControllerManagedBy(mgr).Named("rbacsync-builtin-roletemplate").
 			For(&v1alpha1.RoleTemplate{}, builder.WithPredicates(isBuiltinName(builtinTemplateNames()))).
 			Complete(&builtinTemplateReconciler{client: c})},
+		{"global admins", setupGlobalAdmins(ctrl.NewControllerManagedBy(mgr), c)},
 		{"builtin global roles", ctrl.NewControllerManagedBy(mgr).Named("rbacsync-builtin-globalrole").
 			For(&v1alpha1.GlobalRole{}, builder.WithPredicates(isBuiltinName(builtinGlobalRoleNames()))).
 			Complete(&builtinGlobalRoleReconciler{client: c})},

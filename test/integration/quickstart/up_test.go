@@ -198,6 +198,24 @@ func httpsGet(t *testing.T, caFile, url string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
+func httpsPost(t *testing.T, caFile, url, body string) (int, string) {
+	t.Helper()
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(data)
+}
+
 func TestUpServesClustersAndSurvivesRestart(t *testing.T) {
 	stateDir := t.TempDir()
 	port := freePort(t)
@@ -216,9 +234,20 @@ func TestUpServesClustersAndSurvivesRestart(t *testing.T) {
 	if code, body := httpsGet(t, ca[1], url[1]+"/version"); code != 200 || !strings.Contains(body, `"kubernetesVersion":"v1.37.2"`) {
 		t.Fatalf("version: %d %q", code, body)
 	}
-	// The password is stored only as a hash.
-	if data, err := os.ReadFile(filepath.Join(stateDir, "admin.json")); err != nil || strings.Contains(string(data), password[1]) {
-		t.Fatalf("admin record missing or holds the clear password: %v", err)
+	// The printed password logs in, and is stored only as a hash.
+	if code, body := httpsPost(t, ca[1], url[1]+"/v1/login", `{"username":"admin","password":"`+password[1]+`"}`); code != 200 {
+		t.Fatalf("admin login: %d %s", code, body)
+	}
+	secrets, err := clientFor(t, kubeconfigOf(out, "local")).CoreV1().Secrets("bokujo-system").List(context.Background(), metav1.ListOptions{})
+	if err != nil || len(secrets.Items) == 0 {
+		t.Fatalf("list bokujo secrets: %v", err)
+	}
+	for _, s := range secrets.Items {
+		for _, v := range s.Data {
+			if strings.Contains(string(v), password[1]) {
+				t.Fatalf("secret %s holds the clear admin password", s.Name)
+			}
+		}
 	}
 
 	dev := clientFor(t, kubeconfigOf(out, "dev"))
@@ -265,6 +294,42 @@ func TestUpServesClustersAndSurvivesRestart(t *testing.T) {
 			}
 			if running != 3 {
 				return fmt.Errorf("%d of 3 pods running", running)
+			}
+			return nil
+		})
+	})
+
+	t.Run("cli login, one kubeconfig for every cluster", func(t *testing.T) {
+		cfgDir := t.TempDir()
+		cli := func(stdin string, args ...string) string {
+			t.Helper()
+			cmd := exec.Command(bokujoBinary(t), args...)
+			cmd.Env = append(os.Environ(), "BOKUJO_CONFIG="+filepath.Join(cfgDir, "config.json"))
+			cmd.Stdin = strings.NewReader(stdin)
+			outb, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("bokujo %v: %v\n%s", args, err, outb)
+			}
+			return string(outb)
+		}
+		cli(password[1]+"\n", "login", url[1], "--ca-file", ca[1], "--username", "admin", "--password-stdin")
+		kc := filepath.Join(cfgDir, "kubeconfig")
+		cli("", "kubeconfig", "-o", kc)
+		framework.Eventually(t, framework.Medium, func() error {
+			list := cli("", "clusters", "list")
+			if !regexp.MustCompile(`(?m)^dev\s+true\s+v1.37.2\s+2\s`).MatchString(list) || !regexp.MustCompile(`(?m)^prod\s+true`).MatchString(list) {
+				return fmt.Errorf("clusters list:\n%s", list)
+			}
+			return nil
+		})
+		// The admin's cluster-owner binding reaches dev within seconds.
+		framework.Eventually(t, framework.Short, func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), framework.Short)
+			defer cancel()
+			outb, err := exec.CommandContext(ctx, filepath.Join(framework.BinDir(t), "kubectl"), "--kubeconfig", kc, "--context", "dev",
+				"get", "nodes", "-o", "jsonpath={.items[*].status.capacity.nvidia\\.com/gpu}").CombinedOutput()
+			if err != nil || strings.TrimSpace(string(outb)) != "8 8" {
+				return fmt.Errorf("kubectl through bokujo: %v %q", err, outb)
 			}
 			return nil
 		})

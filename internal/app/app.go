@@ -1,0 +1,271 @@
+// Package app assembles the bokujo server from its parts: the management
+// API (CRDs) and its controllers, local authentication, the cluster
+// registry, RBAC sync, the impersonating proxy, the /v1 API and the audit
+// log, all behind one HTTPS listener. `bokujo up` and `bokujo server` both
+// run it.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	mgmtv1 "bokujo.io/bokujo/api/management/v1alpha1"
+	"bokujo.io/bokujo/api/management/v1alpha1/crds"
+	"bokujo.io/bokujo/internal/access"
+	"bokujo.io/bokujo/internal/api"
+	"bokujo.io/bokujo/internal/audit"
+	"bokujo.io/bokujo/internal/auth"
+	"bokujo.io/bokujo/internal/clusters"
+	"bokujo.io/bokujo/internal/crdinstall"
+	"bokujo.io/bokujo/internal/proxy"
+	"bokujo.io/bokujo/internal/rbacsync"
+	"bokujo.io/bokujo/internal/server"
+)
+
+// Options configure the server.
+type Options struct {
+	// Management is the admin configuration of the management cluster.
+	Management *rest.Config
+	// Listen is host:port; PublicURL the address users reach (defaults to
+	// https://Listen).
+	Listen    string
+	PublicURL string
+	// Certificate serves HTTPS; CACertPEM is handed out in kubeconfigs.
+	Certificate tls.Certificate
+	CACertPEM   []byte
+	// DataDir holds the audit log.
+	DataDir string
+	// ClusterPolicy limits which cluster addresses may be imported.
+	ClusterPolicy clusters.Policy
+	// LeaderElection runs controllers on one replica at a time.
+	LeaderElection bool
+	// HealthInterval between cluster probes (default 10 s).
+	HealthInterval time.Duration
+	Logger         *slog.Logger
+}
+
+// App is a running server.
+type App struct {
+	Server   *server.Server
+	Registry *clusters.Registry
+	Auth     *auth.Service
+	Client   client.Client
+	Audit    *audit.Log
+
+	log     *slog.Logger
+	cancel  context.CancelFunc
+	mgrDone chan error
+}
+
+// Scheme holds every type the server reads from the management cluster.
+func Scheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	if err := mgmtv1.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Prepare installs the management API and bokujo's namespace into the
+// management cluster. It is idempotent.
+func Prepare(ctx context.Context, cfg *rest.Config) error {
+	list, err := crds.CRDs()
+	if err != nil {
+		return fmt.Errorf("load management CRDs: %w", err)
+	}
+	if err := crdinstall.Install(ctx, cfg, list); err != nil {
+		return fmt.Errorf("install management CRDs: %w", err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("management client: %w", err)
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: mgmtv1.SystemNamespace}}
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create namespace %s: %w", mgmtv1.SystemNamespace, err)
+	}
+	return nil
+}
+
+// Start prepares the management cluster, starts the controllers and serves.
+func Start(ctx context.Context, opts Options) (*App, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := Prepare(ctx, opts.Management); err != nil {
+		return nil, err
+	}
+	scheme, err := Scheme()
+	if err != nil {
+		return nil, err
+	}
+	ctrl.SetLogger(logrFrom(log))
+	mgr, err := ctrl.NewManager(opts.Management, ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress:  "0",
+		LeaderElection:          opts.LeaderElection,
+		LeaderElectionID:        "bokujo-controllers",
+		LeaderElectionNamespace: mgmtv1.SystemNamespace,
+		Logger:                  logrFrom(log),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create controller manager: %w", err)
+	}
+	a := &App{Client: mgr.GetClient(), log: log, mgrDone: make(chan error, 1)}
+	a.Registry = clusters.NewRegistry(mgr.GetClient(), opts.ClusterPolicy)
+	if err := (&clusters.HealthReconciler{Client: mgr.GetClient(), Registry: a.Registry,
+		Options: clusters.HealthOptions{Interval: opts.HealthInterval}}).SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("set up cluster health: %w", err)
+	}
+	if err := rbacsync.Setup(mgr, rbacConfigs{a.Registry}, rbacsync.Options{}); err != nil {
+		return nil, fmt.Errorf("set up rbac sync: %w", err)
+	}
+	a.Auth, err = auth.New(ctx, auth.Options{Cache: mgr.GetCache(), Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Logger: log.With("component", "auth")})
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(a.Auth); err != nil {
+		return nil, fmt.Errorf("add auth service: %w", err)
+	}
+	if opts.DataDir != "" {
+		a.Audit, err = audit.Open(audit.Options{Path: filepath.Join(opts.DataDir, "audit", "audit.log"), Logger: log})
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	grants := access.Grants{Reader: mgr.GetClient()}
+	proxyOpts := proxy.Options{Authenticator: a.Auth, Resolver: &clusters.Resolver{Registry: a.Registry, Grants: grants}, Logger: log.With("component", "proxy")}
+	if a.Audit != nil {
+		proxyOpts.Auditor = a.Audit
+	}
+	px, err := proxy.New(proxyOpts)
+	if err != nil {
+		return nil, fmt.Errorf("create proxy: %w", err)
+	}
+	public := opts.PublicURL
+	if public == "" {
+		public = "https://" + opts.Listen
+	}
+	publicURL, err := url.Parse(public)
+	if err != nil || publicURL.Scheme != "https" || publicURL.Host == "" {
+		return nil, fmt.Errorf("invalid public URL %q: want https://host[:port]", public)
+	}
+	v1 := api.New(api.Options{Authenticator: a.Auth, Grants: grants, Registry: a.Registry, Reader: mgr.GetClient(),
+		Tokens: kubeconfigTokens{a.Auth}, Audit: a.Audit, PublicURL: publicURL, CACertPEM: opts.CACertPEM, Logger: log.With("component", "api")})
+
+	mctx, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	go func() { a.mgrDone <- mgr.Start(mctx) }()
+	if !mgr.GetCache().WaitForCacheSync(ctx) {
+		cancel()
+		return nil, errors.New("management cache did not sync")
+	}
+	direct, err := client.New(opts.Management, client.Options{Scheme: scheme})
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("management client: %w", err)
+	}
+	if err := rbacsync.EnsureBuiltins(ctx, direct); err != nil {
+		cancel()
+		return nil, fmt.Errorf("create built-in roles: %w", err)
+	}
+
+	a.Server = server.New(server.Options{
+		Addr: opts.Listen, Certificate: opts.Certificate, Logger: log,
+		Wrap: px.Mount,
+		ReadyChecks: []server.Check{{Name: "management-cluster", Fn: func(ctx context.Context) error {
+			var list mgmtv1.ClusterList
+			return mgr.GetAPIReader().List(ctx, &list, client.Limit(1))
+		}}},
+	})
+	mux := http.NewServeMux()
+	a.Auth.Register(mux)
+	v1.Register(mux)
+	a.Server.Handle("/v1/", mux)
+	if err := a.Server.Start(); err != nil {
+		cancel()
+		return nil, err
+	}
+	return a, nil
+}
+
+// Done yields when the server or the controllers stop on their own.
+func (a *App) Done() <-chan error {
+	ch := make(chan error, 1)
+	go func() {
+		select {
+		case err := <-a.Server.Done():
+			ch <- fmt.Errorf("server stopped: %w", err)
+		case err := <-a.mgrDone:
+			ch <- fmt.Errorf("controllers stopped: %w", err)
+		}
+	}()
+	return ch
+}
+
+// Stop shuts the server and the controllers down.
+func (a *App) Stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = a.Server.Shutdown(ctx)
+	a.cancel()
+	select {
+	case <-a.mgrDone:
+	case <-ctx.Done():
+	}
+	if a.Audit != nil {
+		_ = a.Audit.Close()
+	}
+}
+
+// kubeconfigTokens adapts the auth service to the API's token needs.
+type kubeconfigTokens struct{ s *auth.Service }
+
+func (k kubeconfigTokens) IssueKubeconfigToken(ctx context.Context, user string, ttl time.Duration) (string, time.Time, error) {
+	value, tok, err := k.s.CreateToken(ctx, user, auth.TokenRequest{Type: mgmtv1.TokenTypeKubeconfig, Description: "kubeconfig", TTL: ttl})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	var exp time.Time
+	if tok.Spec.ExpiresAt != nil {
+		exp = tok.Spec.ExpiresAt.Time
+	}
+	return value, exp, nil
+}
+
+// rbacConfigs gives RBAC sync the management identity of each cluster,
+// mapping the registry's "cannot reach it now" errors to the one RBAC sync
+// retries on.
+type rbacConfigs struct{ r *clusters.Registry }
+
+func (c rbacConfigs) ManagementConfig(ctx context.Context, cluster string) (*rest.Config, error) {
+	cfg, err := c.r.ManagementConfig(ctx, cluster)
+	if errors.Is(err, clusters.ErrNotFound) || errors.Is(err, clusters.ErrUnavailable) {
+		return nil, fmt.Errorf("%w: %v", rbacsync.ErrClusterUnavailable, err)
+	}
+	return cfg, err
+}
