@@ -76,4 +76,3 @@ func TestValidateNameAndNodeSpec(t *testing.T) {
 		t.Fatalf("gpu node: %+v", n)
 	}
 }
-
