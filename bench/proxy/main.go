@@ -34,7 +34,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mgmtv1 "bokujo.io/bokujo/api/management/v1alpha1"
 	"bokujo.io/bokujo/internal/app"
@@ -153,39 +152,40 @@ func run(ctx context.Context) error {
 		return err
 	}
 
-	// GET one pod.
+	// Requests alternate between the paths, so the noise of a shared
+	// machine falls on all of them alike.
 	fmt.Fprintln(os.Stderr, "GET latency...")
-	lat := map[string][2]time.Duration{}
-	for _, p := range paths {
-		p50, p99, err := getLatency(ctx, p, "/api/v1/namespaces/bench/pods/pod-0", *gets)
-		if err != nil {
-			return fmt.Errorf("%s GET: %w", p.name, err)
-		}
-		lat[p.name] = [2]time.Duration{p50, p99}
+	lat, err := getLatency(ctx, paths, "/api/v1/namespaces/bench/pods/pod-0", *gets)
+	if err != nil {
+		return err
 	}
-	// LIST all pods with gzip.
 	fmt.Fprintln(os.Stderr, "LIST latency...")
-	list := map[string]time.Duration{}
-	for _, p := range paths {
-		d, err := listMedian(ctx, p, "/api/v1/namespaces/bench/pods", *lists)
-		if err != nil {
-			return fmt.Errorf("%s LIST: %w", p.name, err)
-		}
-		list[p.name] = d
+	list, err := listMedian(ctx, paths, "/api/v1/namespaces/bench/pods", *lists)
+	if err != nil {
+		return err
 	}
-	// Watches.
+	// Watches: rounds alternate direct and bokujo; the median round counts.
 	fmt.Fprintln(os.Stderr, "watches...")
 	type watchResult struct {
 		d    time.Duration
 		lost int64
 	}
 	wres := map[string]watchResult{}
-	for i, p := range []path{paths[0], paths[2]} {
-		d, lost, err := watchFanout(ctx, target, p, fmt.Sprintf("watch-%d", i), *watches, *events)
-		if err != nil {
-			return fmt.Errorf("%s watches: %w", p.name, err)
+	rounds := map[string][]time.Duration{}
+	lost := map[string]int64{}
+	for round := 0; round < 3; round++ {
+		for i, p := range []path{paths[0], paths[2]} {
+			d, l, err := watchFanout(ctx, target, p, fmt.Sprintf("watch-%d-%d", round, i), *watches, *events)
+			if err != nil {
+				return fmt.Errorf("%s watches: %w", p.name, err)
+			}
+			rounds[p.name] = append(rounds[p.name], d)
+			lost[p.name] += l
 		}
-		wres[p.name] = watchResult{d, lost}
+	}
+	for name, ds := range rounds {
+		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+		wres[name] = watchResult{ds[len(ds)/2], lost[name]}
 	}
 
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
@@ -216,7 +216,7 @@ func run(ctx context.Context) error {
 	fmt.Printf("LIST target: bokujo <= 1.05 x direct\n\n")
 	tw = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 	total := *watches * *events
-	fmt.Fprintf(tw, "%d watches x %d events\tall delivered in\tevents/s\tlost\t\n", *watches, *events)
+	fmt.Fprintf(tw, "%d watches x %d events (median of 3)\tall delivered in\tevents/s\tlost\t\n", *watches, *events)
 	for _, name := range []string{"direct", "bokujo"} {
 		r := wres[name]
 		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%d\t\n", name, ms(r.d), float64(total)/r.d.Seconds(), r.lost)
@@ -341,60 +341,74 @@ func createPods(ctx context.Context, c *localcluster.Cluster, n int) error {
 	}
 }
 
-func getLatency(ctx context.Context, p path, url string, n int) (p50, p99 time.Duration, err error) {
-	do := func() (time.Duration, error) {
-		req, _ := p.request(ctx, "GET", url)
-		start := time.Now()
-		resp, err := p.client.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return 0, fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return time.Since(start), nil
+func getOnce(ctx context.Context, p path, url string) (time.Duration, error) {
+	req, _ := p.request(ctx, "GET", url)
+	start := time.Now()
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return 0, err
 	}
-	for i := 0; i < n/10; i++ { // warm-up
-		if _, err := do(); err != nil {
-			return 0, 0, err
-		}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return 0, fmt.Errorf("status %d", resp.StatusCode)
 	}
-	d := make([]time.Duration, n)
-	for i := range d {
-		if d[i], err = do(); err != nil {
-			return 0, 0, err
-		}
-	}
-	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-	return d[n/2], d[n*99/100], nil
+	return time.Since(start), nil
 }
 
-func listMedian(ctx context.Context, p path, url string, n int) (time.Duration, error) {
-	var d []time.Duration
-	for i := 0; i < n+1; i++ {
-		req, _ := p.request(ctx, "GET", url)
-		// Explicit gzip: the transport then hands back the compressed
-		// body, which is read whole as a client would before decoding.
-		req.Header.Set("Accept-Encoding", "gzip")
-		req.Header.Set("Accept", "application/json")
-		start := time.Now()
-		resp, err := p.client.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return 0, fmt.Errorf("status %d", resp.StatusCode)
-		}
-		if i > 0 { // the first one warms caches
-			d = append(d, time.Since(start))
+// getLatency returns p50 and p99 per path.
+func getLatency(ctx context.Context, paths []path, url string, n int) (map[string][2]time.Duration, error) {
+	d := map[string][]time.Duration{}
+	for i := 0; i < n+n/10; i++ {
+		for _, p := range paths {
+			v, err := getOnce(ctx, p, url)
+			if err != nil {
+				return nil, fmt.Errorf("%s GET: %w", p.name, err)
+			}
+			if i >= n/10 { // the first tenth warms connections and caches
+				d[p.name] = append(d[p.name], v)
+			}
 		}
 	}
-	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
-	return d[len(d)/2], nil
+	out := map[string][2]time.Duration{}
+	for name, v := range d {
+		sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+		out[name] = [2]time.Duration{v[len(v)/2], v[len(v)*99/100]}
+	}
+	return out, nil
+}
+
+// listMedian returns the median LIST time per path, gzip on.
+func listMedian(ctx context.Context, paths []path, url string, n int) (map[string]time.Duration, error) {
+	d := map[string][]time.Duration{}
+	for i := 0; i < n+1; i++ {
+		for _, p := range paths {
+			req, _ := p.request(ctx, "GET", url)
+			// Explicit gzip: the transport then hands back the compressed
+			// body, read whole as a client would before decoding.
+			req.Header.Set("Accept-Encoding", "gzip")
+			req.Header.Set("Accept", "application/json")
+			start := time.Now()
+			resp, err := p.client.Do(req)
+			if err != nil {
+				return nil, fmt.Errorf("%s LIST: %w", p.name, err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				return nil, fmt.Errorf("%s LIST: status %d", p.name, resp.StatusCode)
+			}
+			if i > 0 { // the first round warms caches
+				d[p.name] = append(d[p.name], time.Since(start))
+			}
+		}
+	}
+	out := map[string]time.Duration{}
+	for name, v := range d {
+		sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+		out[name] = v[len(v)/2]
+	}
+	return out, nil
 }
 
 // watchFanout opens n watches on a fresh namespace's configmaps, creates
@@ -467,5 +481,3 @@ func watchFanout(ctx context.Context, c *localcluster.Cluster, p path, ns string
 	}
 	return elapsed, lost, nil
 }
-
-var _ client.Object = (*mgmtv1.ClusterRoleTemplateBinding)(nil)

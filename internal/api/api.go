@@ -30,8 +30,10 @@ type Options struct {
 	Authenticator proxy.Authenticator
 	Grants        access.Grants
 	Registry      *clusters.Registry
-	// Reader reads management objects (a cached client).
+	// Reader reads management objects (a cached client); Writer writes them.
 	Reader client.Reader
+	Writer client.Client
+	Users  Users
 	Tokens KubeconfigTokens
 	Audit  *audit.Log
 	// PublicURL is the URL users reach bokujo at (kubeconfig servers).
@@ -67,6 +69,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /v1/kubeconfig", a.authed(a.kubeconfig))
 	mux.Handle("GET /v1/audit", a.authed(a.admin(a.searchAudit)))
 	mux.HandleFunc("GET /v1/openapi.json", a.openapi)
+	a.registerMembers(mux)
+	a.registerUsers(mux)
 }
 
 type ctxKey struct{}

@@ -174,7 +174,7 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	if err != nil || publicURL.Scheme != "https" || publicURL.Host == "" {
 		return nil, fmt.Errorf("invalid public URL %q: want https://host[:port]", public)
 	}
-	v1 := api.New(api.Options{Authenticator: a.Auth, Grants: grants, Registry: a.Registry, Reader: mgr.GetClient(),
+	v1 := api.New(api.Options{Authenticator: a.Auth, Grants: grants, Registry: a.Registry, Reader: mgr.GetClient(), Writer: mgr.GetClient(), Users: a.Auth,
 		Tokens: kubeconfigTokens{a.Auth}, Audit: a.Audit, PublicURL: publicURL, CACertPEM: opts.CACertPEM, Logger: log.With("component", "api")})
 
 	mctx, cancel := context.WithCancel(context.Background())
