@@ -23,8 +23,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	mgmtv1 "bokujo.io/bokujo/api/management/v1alpha1"
@@ -38,6 +40,7 @@ import (
 	"bokujo.io/bokujo/internal/proxy"
 	"bokujo.io/bokujo/internal/rbacsync"
 	"bokujo.io/bokujo/internal/server"
+	"bokujo.io/bokujo/internal/web"
 )
 
 // Options configure the server.
@@ -60,6 +63,10 @@ type Options struct {
 	// HealthInterval between cluster probes (default 10 s).
 	HealthInterval time.Duration
 	Logger         *slog.Logger
+	// SeveralPerProcess lets tests and benchmarks run more than one server
+	// in a process; controller-runtime otherwise refuses a second
+	// controller of the same name (their metrics would collide).
+	SeveralPerProcess bool
 }
 
 // App is a running server.
@@ -130,6 +137,7 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 		LeaderElectionID:        "bokujo-controllers",
 		LeaderElectionNamespace: mgmtv1.SystemNamespace,
 		Logger:                  logrFrom(log),
+		Controller:              ctrlconfig.Controller{SkipNameValidation: ptr.To(opts.SeveralPerProcess)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create controller manager: %w", err)
@@ -206,6 +214,15 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	a.Auth.Register(mux)
 	v1.Register(mux)
 	a.Server.Handle("/v1/", mux)
+	// The web UI takes every other path; the more specific /v1/, /healthz,
+	// /readyz and /version patterns win, and /k8s/clusters/ never reaches
+	// the mux.
+	ui, err := web.Embedded()
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	a.Server.Handle("/", ui)
 	if err := a.Server.Start(); err != nil {
 		cancel()
 		return nil, err

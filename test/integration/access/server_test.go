@@ -57,7 +57,7 @@ func startServer(t *testing.T) *bokujo {
 	l.Close()
 	a, err := app.Start(context.Background(), app.Options{
 		Management: env.RESTConfig(t, "mgmt"), Listen: addr, Certificate: cert, CACertPEM: ca.CertPEM,
-		DataDir: dir, HealthInterval: time.Second, Logger: testLogger(),
+		DataDir: dir, HealthInterval: time.Second, Logger: testLogger(), SeveralPerProcess: true,
 		ClusterPolicy: clusters.Policy{AllowLoopback: true, ServerAddrs: []string{addr}},
 	})
 	if err != nil {
