@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -40,7 +41,6 @@ import (
 	"bokujo.io/bokujo/internal/proxy"
 	"bokujo.io/bokujo/internal/rbacsync"
 	"bokujo.io/bokujo/internal/server"
-	"bokujo.io/bokujo/internal/web"
 )
 
 // Options configure the server.
@@ -138,6 +138,12 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 		LeaderElectionNamespace: mgmtv1.SystemNamespace,
 		Logger:                  logrFrom(log),
 		Controller:              ctrlconfig.Controller{SkipNameValidation: ptr.To(opts.SeveralPerProcess)},
+		// bokujo reads Secrets only in its own namespace; caching every
+		// Secret of the management cluster would hold others' credentials
+		// in memory for nothing.
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Namespaces: map[string]cache.Config{mgmtv1.SystemNamespace: {}}},
+		}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create controller manager: %w", err)
@@ -214,15 +220,6 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	a.Auth.Register(mux)
 	v1.Register(mux)
 	a.Server.Handle("/v1/", mux)
-	// The web UI takes every other path; the more specific /v1/, /healthz,
-	// /readyz and /version patterns win, and /k8s/clusters/ never reaches
-	// the mux.
-	ui, err := web.Embedded()
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	a.Server.Handle("/", ui)
 	if err := a.Server.Start(); err != nil {
 		cancel()
 		return nil, err

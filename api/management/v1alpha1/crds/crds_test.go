@@ -16,6 +16,7 @@ import (
 // wantKinds are the kinds of the management API and whether each has a
 // status subresource.
 var wantKinds = map[string]bool{
+	"AuthProvider":               true,
 	"Cluster":                    true,
 	"ClusterRoleTemplateBinding": true,
 	"GlobalRole":                 false,
