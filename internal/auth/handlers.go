@@ -46,6 +46,8 @@ const (
 //	POST   /v1/tokens         {description, ttlSeconds, kind} → 201 with the value, shown once
 //	DELETE /v1/tokens/{id}    own token, or any for admins
 //
+// and the external login routes of registerExternal.
+//
 // Cookie-authenticated POST and DELETE need the X-CSRF-Token header and
 // are refused when the browser marks them cross-site.
 func (s *Service) Register(mux *http.ServeMux) {
@@ -56,6 +58,7 @@ func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/tokens", s.authed(s.handleListTokens))
 	mux.HandleFunc("POST /v1/tokens", s.authed(s.handleCreateToken))
 	mux.HandleFunc("DELETE /v1/tokens/{id}", s.authed(s.handleRevokeToken))
+	s.registerExternal(mux)
 }
 
 type userView struct {

@@ -67,6 +67,11 @@ type Options struct {
 	UserBackoff BackoffPolicy
 	IPBackoff   BackoffPolicy
 
+	// GroupRefreshInterval is how often the groups of LDAP users are read
+	// again, bounding how long a group removed in the directory keeps
+	// granting access. Default 15 min.
+	GroupRefreshInterval time.Duration
+
 	// ClientIP returns the address a login comes from, for the per-address
 	// back-off. The default is the connection's remote address; a server
 	// behind a load balancer it trusts passes a function reading the
@@ -89,6 +94,8 @@ type Service struct {
 	maxTokenTTL     time.Duration
 	gcInterval      time.Duration
 	clientIP        func(*http.Request) string
+
+	groupRefreshInterval time.Duration
 
 	userLimiter *limiter
 	ipLimiter   *limiter
@@ -115,6 +122,8 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 		maxTokenTTL:     orDefault(opts.MaxTokenTTL, DefaultMaxTokenTTL),
 		gcInterval:      orDefault(opts.GCInterval, DefaultGCInterval),
 		clientIP:        opts.ClientIP,
+
+		groupRefreshInterval: orDefault(opts.GroupRefreshInterval, DefaultGroupRefreshInterval),
 	}
 	if s.apiReader == nil {
 		s.apiReader = opts.Client
@@ -165,12 +174,17 @@ func (s *Service) Start(ctx context.Context) error {
 		}
 		return errors.New("auth service: cache did not sync")
 	}
-	done := make(chan struct{})
+	done := make(chan struct{}, 2)
 	go func() {
-		defer close(done)
+		defer func() { done <- struct{}{} }()
 		s.usage.run(ctx, s)
 	}()
+	go func() {
+		defer func() { done <- struct{}{} }()
+		s.runGroupRefresh(ctx)
+	}()
 	s.runGC(ctx)
+	<-done
 	<-done
 	return nil
 }
@@ -204,6 +218,13 @@ func registerIndexes(ctx context.Context, c cache.Cache) error {
 		{&v1alpha1.Group{}, indexGroupMember, func(o client.Object) []string {
 			return o.(*v1alpha1.Group).Spec.Members
 		}},
+		{&v1alpha1.User{}, indexUserIdentity, func(o client.Object) []string {
+			var keys []string
+			for _, id := range o.(*v1alpha1.User).Spec.Identities {
+				keys = append(keys, identityKey(id.Provider, id.Subject))
+			}
+			return keys
+		}},
 	}
 	for _, ix := range indexes {
 		if err := c.IndexField(ctx, ix.obj, ix.field, ix.fn); err != nil {
@@ -214,6 +235,9 @@ func registerIndexes(ctx context.Context, c cache.Cache) error {
 	// first admin check does not wait for an informer to sync.
 	if _, err := c.GetInformer(ctx, &v1alpha1.GlobalRoleBinding{}); err != nil {
 		return fmt.Errorf("watch global role bindings: %w", err)
+	}
+	if _, err := c.GetInformer(ctx, &v1alpha1.AuthProvider{}); err != nil {
+		return fmt.Errorf("watch auth providers: %w", err)
 	}
 	return nil
 }
