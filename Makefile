@@ -23,8 +23,12 @@ deps: ## install the system packages bokujo's build and tests need
 binaries: ## build etcd, kube-apiserver, controller-manager, scheduler, kubectl, kwok, helm from source
 	@BIN_DIR=$(BIN_DIR) hack/build-binaries.sh
 
+.PHONY: web
+web: ## build the web UI into web/dist (npm ci and vite build, each only when its inputs changed)
+	@hack/web.sh build
+
 .PHONY: build
-build: ## build the bokujo binary into bin/
+build: web ## build the bokujo binary into bin/ (the web UI embedded)
 	@mkdir -p $(BIN_DIR)
 	go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN_DIR)/bokujo ./cmd/bokujo
 
@@ -33,7 +37,8 @@ run: deps binaries build ## build everything and run `bokujo up` (URL and admin 
 	$(BIN_DIR)/bokujo up $(RUN_ARGS)
 
 .PHONY: test
-test: deps binaries build verify ## vet, unit tests with -race, integration tests
+test: deps binaries build verify ## vet, unit tests with -race, integration and browser tests, web unit tests
+	hack/web.sh test
 	hack/test.sh $(GO_TEST_FLAGS)
 
 .PHONY: generate
@@ -41,7 +46,7 @@ generate: ## generate deepcopy functions and CRD manifests from the API types
 	hack/generate.sh
 
 .PHONY: verify
-verify: ## formatting, vet, generated code up to date
+verify: web ## formatting, vet, generated code up to date (vet compiles the embedded web UI)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed on:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go vet ./...
 	hack/verify-generate.sh

@@ -9,6 +9,7 @@ while read -r pkg cmd; do
 	[[ -z "$pkg" ]] && continue
 	command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done <<'LIST'
+chromium chromium
 slapd slapd
 LIST
 if ((${#need[@]})); then

@@ -41,6 +41,7 @@ import (
 	"bokujo.io/bokujo/internal/proxy"
 	"bokujo.io/bokujo/internal/rbacsync"
 	"bokujo.io/bokujo/internal/server"
+	"bokujo.io/bokujo/internal/web"
 )
 
 // Options configure the server.
@@ -220,6 +221,15 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	a.Auth.Register(mux)
 	v1.Register(mux)
 	a.Server.Handle("/v1/", mux)
+	// The web UI takes every other path; the more specific /v1/, /healthz,
+	// /readyz and /version patterns win, and /k8s/clusters/ never reaches
+	// the mux.
+	ui, err := web.Embedded()
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	a.Server.Handle("/", ui)
 	if err := a.Server.Start(); err != nil {
 		cancel()
 		return nil, err

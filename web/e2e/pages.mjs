@@ -1,0 +1,63 @@
+// Page objects: what a user sees, found by role and accessible name only
+// (never by CSS position), so the tests read like the user's steps and
+// survive layout changes.
+
+export class LoginPage {
+  constructor(page) {
+    this.page = page;
+    this.heading = page.getByRole('heading', { name: 'Log in to bokujo' });
+    this.username = page.getByLabel('User name');
+    this.password = page.getByLabel('Password');
+    this.submit = page.getByRole('button', { name: 'Log in' });
+    this.alert = page.getByRole('alert');
+  }
+
+  async logIn(username, password) {
+    await this.username.fill(username);
+    await this.password.fill(password);
+    await this.submit.click();
+  }
+}
+
+export class Shell {
+  constructor(page) {
+    this.page = page;
+    this.accountMenu = page.getByRole('button', { name: /^Account menu for / });
+    this.logOut = page.getByRole('button', { name: 'Log out' });
+    this.language = (label) => page.getByRole('combobox', { name: label });
+  }
+}
+
+export class HomePage {
+  constructor(page) {
+    this.page = page;
+    this.heading = page.getByRole('heading', { level: 1, name: 'Clusters' });
+  }
+
+  card(cluster) {
+    const card = this.page.getByRole('article', { name: cluster, exact: true });
+    return {
+      root: card,
+      status: card.getByText('Ready', { exact: true }),
+      meter: (resource) => card.getByRole('meter', { name: resource, exact: true }),
+      link: card.getByRole('link', { name: cluster, exact: true }),
+    };
+  }
+}
+
+export class ClusterPage {
+  constructor(page) {
+    this.page = page;
+    this.nodes = page.getByRole('table', { name: 'Nodes' });
+    this.download = page.getByRole('link', { name: 'Download kubeconfig' });
+  }
+
+  heading(cluster) {
+    return this.page.getByRole('heading', { level: 1, name: cluster, exact: true });
+  }
+
+  /** nodeRows are the body rows: each is named by its row header. */
+  nodeRows() {
+    return this.nodes.getByRole('row').filter({ has: this.page.getByRole('rowheader') });
+  }
+}

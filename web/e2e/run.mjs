@@ -1,0 +1,253 @@
+// End-to-end tests of the web UI in a real Chromium against a running
+// `bokujo up`. test/e2e starts the server and runs this with:
+//   BOKUJO_URL             https://localhost:PORT
+//   BOKUJO_CA_FILE         the CA that signed the server's certificate
+//   NODE_EXTRA_CA_CERTS    the same file, so Node (page.request) trusts it
+//   BOKUJO_ADMIN_PASSWORD  the bootstrap admin's password
+//   BOKUJO_ALICE_PASSWORD  the password of alice, a viewer of dev only
+//   E2E_OUTPUT_DIR         where screenshots go (one per scenario)
+//   CHROMIUM               the browser (default /usr/bin/chromium)
+// Scenarios run in order in one browser context, as one user's visit;
+// there are no retries: a failure is reported with its screenshot.
+import assert from 'node:assert/strict';
+import { X509Certificate, createHash } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { chromium } from 'playwright-core';
+import { ClusterPage, HomePage, LoginPage, Shell } from './pages.mjs';
+
+const env = (name, fallback) => {
+  const v = process.env[name] ?? fallback;
+  if (v === undefined || v === '') throw new Error(`${name} is not set`);
+  return v;
+};
+const baseURL = env('BOKUJO_URL');
+const caFile = env('BOKUJO_CA_FILE');
+const adminPassword = env('BOKUJO_ADMIN_PASSWORD');
+const alicePassword = env('BOKUJO_ALICE_PASSWORD');
+const outDir = env('E2E_OUTPUT_DIR', '_output/e2e');
+const executablePath = env('CHROMIUM', '/usr/bin/chromium');
+if (process.env.NODE_EXTRA_CA_CERTS !== caFile) {
+  // Node reads it only at start-up: it cannot be set from here.
+  throw new Error('run with NODE_EXTRA_CA_CERTS=$BOKUJO_CA_FILE, so that API calls made from the test trust the server');
+}
+mkdirSync(outDir, { recursive: true });
+
+/**
+ * serverKeyPin connects with Node's TLS, verifying the server's
+ * certificate against the CA file, and returns the base64 SHA-256 of the
+ * verified certificate's public key. Chromium cannot be handed a CA file
+ * without a system certificate store, so it is told to accept exactly this
+ * key (--ignore-certificate-errors-spki-list): trust still comes from the
+ * CA, and no other certificate is let through.
+ */
+async function serverKeyPin() {
+  const url = new URL(baseURL);
+  const socket = tls.connect({ host: url.hostname, port: Number(url.port || 443), ca: readFileSync(caFile), ALPNProtocols: ['http/1.1'] });
+  await new Promise((resolve, reject) => {
+    socket.once('secureConnect', resolve);
+    socket.once('error', reject);
+  });
+  const cert = new X509Certificate(socket.getPeerCertificate(false).raw);
+  socket.end();
+  const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('base64');
+}
+
+const scenarios = [];
+const scenario = (name, fn) => scenarios.push({ name, fn });
+
+// ---- scenarios --------------------------------------------------------
+
+scenario('login', async (page) => {
+  const login = new LoginPage(page);
+  await page.goto('/');
+  await login.heading.waitFor();
+  assert.match(new URL(page.url()).pathname, /^\/login$/, 'an anonymous visit goes to the login page');
+
+  // A name of its own per run, so a rerun against the same server starts
+  // with a clean count.
+  const stranger = `nobody-${Date.now()}`;
+  await login.logIn(stranger, 'wrong-password');
+  assert.equal(await login.alert.textContent(), 'The user name or password is wrong.');
+  assert.equal(await login.password.inputValue(), '', 'the wrong password is cleared');
+
+  // The fifth failure for a name starts a back-off of one second (doubling
+  // with each further failure): the attempt made in the page right after
+  // it is refused unchecked. The form is filled before, so only a click
+  // separates the two.
+  await login.username.fill(stranger);
+  await login.password.fill('wrong-again');
+  for (let i = 2; i <= 5; i++) {
+    const r = await page.request.post('/v1/login', { data: { username: stranger, password: `wrong-${i}` } });
+    assert.equal(r.status(), 401, `failure ${i}`);
+  }
+  await login.submit.click();
+  await page.getByRole('alert').filter({ hasText: 'Too many failed attempts' }).waitFor();
+  assert.match(await login.alert.textContent(), /^Too many failed attempts\. You can try again at .+\.$/);
+  await page.screenshot({ path: join(outDir, 'login-throttled.png') });
+
+  await login.logIn('admin', adminPassword);
+  await new HomePage(page).heading.waitFor();
+  assert.equal(new URL(page.url()).pathname, '/');
+});
+
+scenario('home', async (page) => {
+  const home = new HomePage(page);
+  for (const name of ['dev', 'prod']) {
+    await home.card(name).status.waitFor();
+  }
+  const gpu = home.card('dev').meter('GPU');
+  await gpu.waitFor();
+  assert.equal(await gpu.getAttribute('aria-valuetext'), '6 / 16 requested (38%)');
+  assert.equal(await gpu.getAttribute('aria-valuemax'), '16');
+  await home.card('dev').meter('CPU').waitFor();
+  await home.card('dev').meter('Memory').waitFor();
+  // prod has no GPU: it says so instead of drawing an empty bar.
+  assert.equal(await home.card('prod').meter('GPU').count(), 0);
+  await home.card('prod').root.getByText('none', { exact: true }).waitFor();
+});
+
+scenario('cluster', async (page) => {
+  await new HomePage(page).card('dev').link.click();
+  const cluster = new ClusterPage(page);
+  await cluster.heading('dev').waitFor();
+  assert.equal(new URL(page.url()).pathname, '/clusters/dev');
+  await cluster.nodes.waitFor();
+  const rows = cluster.nodeRows();
+  assert.equal(await rows.count(), 2, 'dev has two nodes');
+  for (const row of await rows.all()) {
+    await row.getByRole('cell', { name: 'Ready', exact: true }).waitFor();
+    await row.getByRole('cell', { name: '8', exact: true }).waitFor(); // GPUs
+    await row.getByRole('cell', { name: 'NVIDIA-A100-SXM4-80GB', exact: true }).waitFor();
+  }
+  await page.getByRole('heading', { name: 'How to connect' }).waitFor();
+  await page.getByText('kubectl --kubeconfig bokujo-kubeconfig.yaml --context dev get nodes').waitFor();
+
+  const [download] = await Promise.all([page.waitForEvent('download'), cluster.download.first().click()]);
+  assert.equal(download.suggestedFilename(), 'bokujo-kubeconfig.yaml');
+  const kubeconfig = readFileSync(await download.path(), 'utf8');
+  assert.match(kubeconfig, new RegExp(`server: ${baseURL}/k8s/clusters/dev\\n`));
+  assert.match(kubeconfig, new RegExp(`server: ${baseURL}/k8s/clusters/prod\\n`));
+  assert.match(kubeconfig, /token: /);
+});
+
+scenario('japanese', async (page) => {
+  const shell = new Shell(page);
+  await shell.language('Language').selectOption('ja');
+  await page.getByRole('heading', { level: 2, name: 'ノード' }).waitFor();
+  await page.getByRole('heading', { level: 2, name: '接続方法' }).waitFor();
+  assert.equal(await page.locator('html').getAttribute('lang'), 'ja');
+  // The choice survives a reload.
+  await page.reload();
+  await page.getByRole('table', { name: 'ノード' }).waitFor();
+  await page.getByRole('link', { name: 'kubeconfig をダウンロード' }).waitFor();
+  await page.screenshot({ path: join(outDir, 'cluster-ja.png'), fullPage: true });
+  await page.getByRole('navigation', { name: 'メイン' }).getByRole('link', { name: 'クラスター' }).click();
+  await page.getByRole('heading', { level: 1, name: 'クラスター' }).waitFor();
+  await page.getByRole('article', { name: 'dev', exact: true }).getByText('準備完了').waitFor();
+});
+
+scenario('logout', async (page) => {
+  const shell = new Shell(page);
+  await shell.language('言語').selectOption('en');
+  await new HomePage(page).heading.waitFor();
+  await shell.accountMenu.click();
+  await page.getByText('Logged in as admin').waitFor();
+  await shell.logOut.click();
+  const login = new LoginPage(page);
+  await login.heading.waitFor();
+  assert.equal(new URL(page.url()).pathname, '/login');
+  assert.equal(await page.getByRole('status').textContent(), 'You have logged out.');
+  const me = await page.request.get('/v1/me');
+  assert.equal(me.status(), 401, 'the session ended on the server');
+  await page.goto('/clusters/dev');
+  await login.heading.waitFor();
+});
+
+// alice views dev and was granted nothing else.
+scenario('alice', async (page) => {
+  // The logout above ended on /clusters/dev: after login alice is taken
+  // back there.
+  await new LoginPage(page).logIn('alice', alicePassword);
+  const cluster = new ClusterPage(page);
+  await cluster.heading('dev').waitFor();
+  await cluster.nodes.waitFor();
+  assert.equal(await cluster.nodeRows().count(), 2, 'a cluster viewer lists the nodes');
+
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Clusters' }).click();
+  const home = new HomePage(page);
+  await home.card('dev').status.waitFor();
+  assert.equal(await page.getByRole('article').count(), 1, 'alice sees one cluster');
+  assert.equal(await home.card('prod').root.count(), 0, 'prod is not shown to alice');
+  await page.screenshot({ path: join(outDir, 'alice-home.png'), fullPage: true });
+
+  await page.goto('/clusters/prod');
+  await page.getByRole('alert').filter({ hasText: 'There is no cluster named prod that you may use.' }).waitFor();
+  assert.equal(await cluster.nodes.count(), 0);
+
+  const shell = new Shell(page);
+  await shell.accountMenu.click();
+  await page.getByText('Logged in as alice').waitFor();
+  assert.equal(await page.getByText('Administrator', { exact: true }).count(), 0, 'alice is no administrator');
+  await shell.logOut.click();
+  await new LoginPage(page).heading.waitFor();
+});
+
+// ---- runner -----------------------------------------------------------
+
+const pin = await serverKeyPin();
+const browser = await chromium.launch({
+  executablePath,
+  headless: true,
+  // Without the background-networking flags Chromium keeps dialling
+  // Google's services, which this network refuses.
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    `--ignore-certificate-errors-spki-list=${pin}`,
+  ],
+});
+const context = await browser.newContext({ baseURL, viewport: { width: 1366, height: 860 }, locale: 'en-US', acceptDownloads: true });
+context.setDefaultTimeout(15_000);
+const page = await context.newPage();
+const problems = [];
+page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+page.on('console', (msg) => {
+  // Failed requests (the expected 401 and 429 answers) are logged by the
+  // browser itself; anything else at error level, CSP violations
+  // included, is a defect.
+  if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) problems.push(`console: ${msg.text()}`);
+});
+
+let failed = 0;
+let n = 0;
+for (const { name, fn } of scenarios) {
+  n++;
+  const shot = join(outDir, `${String(n).padStart(2, '0')}-${name}.png`);
+  if (failed) {
+    console.log(`SKIP ${name} (an earlier scenario failed)`);
+    continue;
+  }
+  const start = Date.now();
+  try {
+    await fn(page);
+    if (problems.length) throw new Error(`browser reported:\n  ${problems.splice(0).join('\n  ')}`);
+    console.log(`ok   ${name} (${((Date.now() - start) / 1000).toFixed(1)}s) ${shot}`);
+  } catch (err) {
+    failed++;
+    console.log(`FAIL ${name} (${((Date.now() - start) / 1000).toFixed(1)}s) at ${page.url()}\n${err.stack ?? err}`);
+  } finally {
+    await page.screenshot({ path: shot, fullPage: true }).catch((e) => console.log(`screenshot ${shot}: ${e.message}`));
+  }
+}
+await browser.close();
+console.log(failed ? `${failed} scenario(s) failed` : `all ${scenarios.length} scenarios passed`);
+process.exit(failed ? 1 : 0);

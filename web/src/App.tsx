@@ -1,0 +1,67 @@
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { useState } from 'react';
+import { BrowserRouter, Navigate, Outlet, Route, Routes, useLocation } from 'react-router';
+import { LoginPage } from './components/auth/LoginPage';
+import { ClusterListPage } from './components/cluster/ClusterListPage';
+import { ClusterPage } from './components/cluster/ClusterPage';
+import { Loading } from './components/common/Loading';
+import { NotFoundPage } from './components/common/NotFoundPage';
+import { AppShell } from './components/layout/AppShell';
+import { ApiError } from './lib/api';
+import { SessionProvider, useSession } from './lib/session';
+
+export function newQueryClient(): QueryClient {
+  return new QueryClient({
+    defaultOptions: {
+      queries: {
+        // A refused or missing object stays refused on retry; only
+        // network and server failures are worth another try.
+        retry: (failures, err) => failures < 2 && !(err instanceof ApiError && err.status >= 400 && err.status < 500),
+        staleTime: 5_000,
+      },
+    },
+  });
+}
+
+/** RequireAuth shows its pages to a logged-in user and sends others to login. */
+function RequireAuth() {
+  const { state } = useSession();
+  const location = useLocation();
+  if (state.status === 'loading') return <Loading fullPage />;
+  if (state.status === 'anonymous') {
+    // After an explicit logout the next login starts at home.
+    const from = state.reason === 'loggedOut' ? undefined : location.pathname + location.search;
+    return <Navigate to="/login" replace state={{ from }} />;
+  }
+  return (
+    <AppShell>
+      <Outlet />
+    </AppShell>
+  );
+}
+
+export function AppRoutes() {
+  return (
+    <Routes>
+      <Route path="/login" element={<LoginPage />} />
+      <Route element={<RequireAuth />}>
+        <Route path="/" element={<ClusterListPage />} />
+        <Route path="/clusters/:name" element={<ClusterPage />} />
+        <Route path="*" element={<NotFoundPage />} />
+      </Route>
+    </Routes>
+  );
+}
+
+export function App() {
+  const [queryClient] = useState(newQueryClient);
+  return (
+    <QueryClientProvider client={queryClient}>
+      <BrowserRouter>
+        <SessionProvider>
+          <AppRoutes />
+        </SessionProvider>
+      </BrowserRouter>
+    </QueryClientProvider>
+  );
+}

@@ -1,0 +1,38 @@
+import type { ReactNode } from 'react';
+import { useTranslation } from 'react-i18next';
+import { Link, useLocation } from 'react-router';
+import { LanguageSwitch } from './LanguageSwitch';
+import { UserMenu } from './UserMenu';
+
+/** AppShell frames every page of a logged-in user: header, navigation, main. */
+export function AppShell({ children }: { children: ReactNode }) {
+  const { t } = useTranslation();
+  const { pathname } = useLocation();
+  // A cluster's pages belong to "Clusters" too.
+  const inClusters = pathname === '/' || pathname.startsWith('/clusters/');
+  return (
+    <div className="shell">
+      <a className="skip-link" href="#main">
+        {t('Skip to content')}
+      </a>
+      <header className="app-header">
+        <Link to="/" className="brand" aria-label={t('bokujo home')}>
+          <img src="/favicon.svg" alt="" width="28" height="28" />
+          <span aria-hidden="true">bokujo</span>
+        </Link>
+        <nav aria-label={t('Main')} className="main-nav">
+          <Link to="/" className={inClusters ? 'active' : undefined} aria-current={pathname === '/' ? 'page' : undefined}>
+            {t('glossary|Clusters')}
+          </Link>
+        </nav>
+        <div className="header-tools">
+          <LanguageSwitch />
+          <UserMenu />
+        </div>
+      </header>
+      <main id="main" tabIndex={-1} className="app-main">
+        {children}
+      </main>
+    </div>
+  );
+}
