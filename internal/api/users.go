@@ -8,9 +8,8 @@ import (
 	"strings"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-
 	mgmtv1 "bokujo.io/bokujo/api/management/v1alpha1"
+	"bokujo.io/bokujo/internal/auth"
 )
 
 // Users manages local users (implemented by the auth service).
@@ -82,8 +81,12 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, c caller) {
 	u, err := a.opts.Users.CreateLocalUser(r.Context(), req.Username, req.DisplayName, req.Password)
 	if err != nil {
 		status, code := http.StatusBadRequest, "BadRequest"
-		if apierrors.IsAlreadyExists(err) || strings.Contains(err.Error(), "already exists") {
+		switch {
+		case errors.Is(err, auth.ErrUserExists):
 			status, code = http.StatusConflict, "AlreadyExists"
+		case !errors.Is(err, auth.ErrWeakPassword) && !errors.Is(err, auth.ErrInvalidUsername):
+			a.log.Error("create user", "err", err)
+			status, code = http.StatusInternalServerError, "Internal"
 		}
 		a.record(r, c, "create", "users", req.Username, status)
 		// The auth service's messages never contain the password.
@@ -108,7 +111,7 @@ func (a *API) setUserState(enable bool) func(http.ResponseWriter, *http.Request,
 		}
 		if err := fn(r.Context(), name); err != nil {
 			status := http.StatusInternalServerError
-			if apierrors.IsNotFound(err) || errors.Is(err, errNotFound) || strings.Contains(err.Error(), "not found") {
+			if errors.Is(err, auth.ErrUserNotFound) {
 				status = http.StatusNotFound
 			}
 			a.record(r, c, verb, "users", name, status)
@@ -119,5 +122,3 @@ func (a *API) setUserState(enable bool) func(http.ResponseWriter, *http.Request,
 		writeJSON(w, http.StatusOK, map[string]string{"name": name, "state": map[bool]string{true: "Active", false: "Disabled"}[enable]})
 	}
 }
-
-var errNotFound = errors.New("not found")

@@ -387,6 +387,27 @@ func TestSecurityCases(t *testing.T) {
 		{"very large body to the proxy", func(t *testing.T) result {
 			return f.do(t, "POST", "/k8s/clusters/dev/api/v1/namespaces/ml-a/configmaps", f.alice, jsonCT, bytes.NewReader(make([]byte, 33<<20)))
 		}, 413, ""},
+		{"a non-admin cannot create users", func(t *testing.T) result {
+			return f.do(t, "POST", "/v1/users", f.alice, jsonCT, strings.NewReader(`{"username":"mallory","password":"`+password+`"}`))
+		}, 403, ""},
+		{"an admin creates a user", func(t *testing.T) result {
+			return f.do(t, "POST", "/v1/users", f.admin, jsonCT, strings.NewReader(`{"username":"dave","password":"`+password+`"}`))
+		}, 201, `"name":"dave"`},
+		{"a duplicate user is a conflict", func(t *testing.T) result {
+			return f.do(t, "POST", "/v1/users", f.admin, jsonCT, strings.NewReader(`{"username":"dave","password":"`+password+`"}`))
+		}, 409, ""},
+		{"a weak password is refused", func(t *testing.T) result {
+			return f.do(t, "POST", "/v1/users", f.admin, jsonCT, strings.NewReader(`{"username":"erin","password":"short"}`))
+		}, 400, ""},
+		{"disabling an unknown user", func(t *testing.T) result {
+			return f.do(t, "POST", "/v1/users/nobody-here/disable", f.admin, nil, nil)
+		}, 404, ""},
+		{"a disabled user's token stops working at once", func(t *testing.T) result {
+			if r := f.do(t, "POST", "/v1/users/carol/disable", f.admin, nil, nil); r.code != 200 {
+				return r
+			}
+			return f.do(t, "GET", "/v1/clusters", f.carol, nil, nil)
+		}, 401, ""},
 		{"brute-force login is throttled", func(t *testing.T) result {
 			var last result
 			for i := 0; i < 8; i++ {
