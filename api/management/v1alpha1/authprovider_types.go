@@ -165,7 +165,7 @@ type OIDCProviderSpec struct {
 // LDAPProviderSpec configures an LDAP directory. Users are keyed by their
 // entry's DN as the subject only when the server offers no stable id;
 // bokujo prefers entryUUID (OpenLDAP) or objectGUID (Active Directory).
-// +kubebuilder:validation:XValidation:rule="!(self.startTLS && self.url.startsWith('ldaps://'))",message="startTLS needs an ldap:// URL; ldaps:// is TLS already"
+// +kubebuilder:validation:XValidation:rule="!(has(self.startTLS) && self.startTLS && self.url.startsWith('ldaps://'))",message="startTLS needs an ldap:// URL; ldaps:// is TLS already"
 // +kubebuilder:validation:XValidation:rule="!(has(self.groupSearch) && has(self.memberOfAttribute))",message="groups come from either groupSearch or memberOfAttribute"
 type LDAPProviderSpec struct {
 	// url is ldap://host[:port] or ldaps://host[:port].
