@@ -71,7 +71,9 @@ type errString string
 
 func (e errString) Error() string { return string(e) }
 
-func randomSuffix() string { return strings.ToLower(strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")) }
+func randomSuffix() string {
+	return strings.ToLower(strings.ReplaceAll(time.Now().Format("150405.000000"), ".", ""))
+}
 
 func (f *fixture) ldapLogin(b *browser, provider, username, password string) *response {
 	f.t.Helper()
@@ -170,7 +172,9 @@ func TestLDAPLogin(t *testing.T) {
 			}
 			return nil
 		})
-		var list struct{ Items []struct{ Name, Type, LoginURL string } }
+		var list struct {
+			Items []struct{ Name, Type, LoginURL string }
+		}
 		f.do(nil, "GET", "/v1/auth/providers", nil, nil).decode(t, &list)
 		var names []string
 		for _, it := range list.Items {
@@ -190,7 +194,9 @@ func TestLDAPLogin(t *testing.T) {
 			t.Fatalf("login: %d %s", r.status, r.body)
 		}
 		_, _, name := b.me(t)
-		t.Cleanup(func() { _ = f.client.Delete(context.Background(), &v1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: name}}) })
+		t.Cleanup(func() {
+			_ = f.client.Delete(context.Background(), &v1alpha1.User{ObjectMeta: metav1.ObjectMeta{Name: name}})
+		})
 		if err := f.svc.Disable(ctx, name); err != nil {
 			t.Fatal(err)
 		}
