@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -49,6 +50,7 @@ var (
 	lists   = flag.Int("lists", 10, "LIST repetitions per path")
 	watches = flag.Int("watches", 1000, "concurrent watches")
 	events  = flag.Int("events", 10, "events each watch receives")
+	cpuProf = flag.String("cpuprofile", "", "write a CPU profile of the GET phase (server and clients share the process) to this file")
 )
 
 func main() {
@@ -160,7 +162,19 @@ func run(ctx context.Context) error {
 	// Requests alternate between the paths, so the noise of a shared
 	// machine falls on all of them alike.
 	fmt.Fprintln(os.Stderr, "GET latency...")
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	lat, err := getLatency(ctx, paths, "/api/v1/namespaces/bench/pods/pod-0", *gets)
+	if *cpuProf != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return err
 	}

@@ -148,3 +148,44 @@ func (g Grants) Visibility(ctx context.Context, s Subject) (Visible, error) {
 	}
 	return v, nil
 }
+
+// ClusterVisible reports whether the subject may use the cluster: the
+// cluster exists and the subject is an admin, holds a binding in it, or a
+// binding in one of its projects. The proxy asks this on every request, so
+// it stops at the first grant and copies nothing.
+func (g Grants) ClusterVisible(ctx context.Context, s Subject, cluster string) (bool, error) {
+	var c mgmtv1.Cluster
+	if err := g.Reader.Get(ctx, client.ObjectKey{Name: cluster}, &c, readOnlyGet); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			return false, nil
+		}
+		return false, fmt.Errorf("get cluster %s: %w", cluster, err)
+	}
+	var crtbs mgmtv1.ClusterRoleTemplateBindingList
+	if err := g.Reader.List(ctx, &crtbs, readOnly); err != nil {
+		return false, fmt.Errorf("list cluster bindings: %w", err)
+	}
+	for i := range crtbs.Items {
+		if b := &crtbs.Items[i]; b.Spec.ClusterName == cluster && s.matches(b.Spec.Subject) {
+			return true, nil
+		}
+	}
+	var prtbs mgmtv1.ProjectRoleTemplateBindingList
+	if err := g.Reader.List(ctx, &prtbs, readOnly); err != nil {
+		return false, fmt.Errorf("list project bindings: %w", err)
+	}
+	for i := range prtbs.Items {
+		b := &prtbs.Items[i]
+		if !s.matches(b.Spec.Subject) {
+			continue
+		}
+		var p mgmtv1.Project
+		if err := g.Reader.Get(ctx, client.ObjectKey{Name: b.Spec.ProjectName}, &p, readOnlyGet); err == nil && p.Spec.ClusterName == cluster {
+			return true, nil
+		}
+	}
+	return g.IsAdmin(ctx, s)
+}
+
+// readOnlyGet is readOnly for single objects.
+var readOnlyGet = client.UnsafeDisableDeepCopy

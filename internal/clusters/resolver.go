@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mgmtv1 "bokujo.io/bokujo/api/management/v1alpha1"
 	"bokujo.io/bokujo/internal/access"
@@ -37,11 +38,11 @@ func (r *Resolver) Resolve(ctx context.Context, cluster string, user *proxy.User
 	if ValidateName(cluster) != nil {
 		return nil, proxy.ErrClusterNotFound
 	}
-	vis, err := r.Grants.Visibility(ctx, access.Subject{Name: user.Name, Groups: user.Groups})
+	ok, err := r.Grants.ClusterVisible(ctx, access.Subject{Name: user.Name, Groups: user.Groups}, cluster)
 	if err != nil {
 		return nil, fmt.Errorf("resolve cluster %s: %w", cluster, err)
 	}
-	if !vis.HasCluster(cluster) {
+	if !ok {
 		return nil, proxy.ErrClusterNotFound
 	}
 	return r.target(ctx, cluster)
@@ -52,7 +53,8 @@ func (r *Resolver) Resolve(ctx context.Context, cluster string, user *proxy.User
 // apiserver are reused across requests.
 func (r *Resolver) target(ctx context.Context, cluster string) (*proxy.Target, error) {
 	var c mgmtv1.Cluster
-	if err := r.Registry.client.Get(ctx, types.NamespacedName{Name: cluster}, &c); err != nil {
+	// Read-only use of cached objects: no copies on the request path.
+	if err := r.Registry.client.Get(ctx, types.NamespacedName{Name: cluster}, &c, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, proxy.ErrClusterNotFound
 	}
 	if c.Spec.Source.Kubeconfig == nil {
@@ -60,7 +62,7 @@ func (r *Resolver) target(ctx context.Context, cluster string) (*proxy.Target, e
 	}
 	var s corev1.Secret
 	key := types.NamespacedName{Namespace: mgmtv1.SystemNamespace, Name: c.Spec.Source.Kubeconfig.ProxyCredentials.Name}
-	if err := r.Registry.client.Get(ctx, key, &s); err != nil {
+	if err := r.Registry.client.Get(ctx, key, &s, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("%w: cluster %s: %v", proxy.ErrClusterUnavailable, cluster, err)
 	}
 	r.mu.Lock()

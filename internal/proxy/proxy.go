@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
@@ -66,6 +67,8 @@ type Handler struct {
 	maxBody int64
 	now     func() time.Time
 	buffers bufferPool
+	// errorLog is ReverseProxy's logger, made once rather than per request.
+	errorLog *log.Logger
 }
 
 // New builds a Handler.
@@ -89,6 +92,7 @@ func New(opts Options) (*Handler, error) {
 	if h.maxBody == 0 {
 		h.maxBody = DefaultMaxRequestBodyBytes
 	}
+	h.errorLog = slog.NewLogLogger(h.log.Handler(), slog.LevelWarn)
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -239,7 +243,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, ar *AuditRecord)
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			h.backendError(w, r, err, body, p.cluster)
 		},
-		ErrorLog: slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
+		ErrorLog: h.errorLog,
 	}
 	rp.ServeHTTP(w, r)
 }
