@@ -35,6 +35,9 @@ type Options struct {
 	Logger *slog.Logger
 	// StartTimeout bounds Start; default 3 minutes.
 	StartTimeout time.Duration
+	// AuditPolicy, when set, turns on the apiserver's audit log
+	// (<dir>/logs/audit.log, rotated) with this policy (YAML).
+	AuditPolicy string
 }
 
 // Cluster is a running local control plane.
@@ -48,6 +51,8 @@ type Cluster struct {
 	lock       *Lock
 	restConfig *rest.Config
 	client     kubernetes.Interface
+
+	auditPolicy string
 
 	mu    sync.Mutex
 	procs []*process
@@ -88,7 +93,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("start cluster %q: %w", opts.Name, err)
 	}
-	c := &Cluster{Name: opts.Name, Dir: opts.Dir, log: log, binDir: binDir, lock: lock}
+	c := &Cluster{Name: opts.Name, Dir: opts.Dir, log: log, binDir: binDir, lock: lock, auditPolicy: opts.AuditPolicy}
 	defer func() {
 		if err != nil {
 			c.Stop()
@@ -159,6 +164,11 @@ func (c *Cluster) launch(ctx context.Context, fresh bool, nodes []NodeSpec) erro
 	}
 	if err := writeState(c.Dir, st); err != nil {
 		return err
+	}
+	if c.auditPolicy != "" {
+		if err := os.WriteFile(filepath.Join(c.Dir, "audit-policy.yaml"), []byte(c.auditPolicy), 0o600); err != nil {
+			return fmt.Errorf("write audit policy: %w", err)
+		}
 	}
 	c.restConfig, err = clientcmd.BuildConfigFromFlags("", c.KubeconfigPath())
 	if err != nil {
@@ -334,7 +344,17 @@ func (c *Cluster) etcdArgs() []string {
 
 func (c *Cluster) apiserverArgs() []string {
 	p := c.state.Ports
-	return []string{
+	var audit []string
+	if c.auditPolicy != "" {
+		audit = []string{
+			"--audit-policy-file=" + filepath.Join(c.Dir, "audit-policy.yaml"),
+			"--audit-log-path=" + c.AuditLogPath(),
+			"--audit-log-maxsize=100",
+			"--audit-log-maxbackup=5",
+			"--audit-log-format=json",
+		}
+	}
+	return append(audit, []string{
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
 		"--secure-port=" + strconv.Itoa(p.APIServer),
@@ -360,8 +380,12 @@ func (c *Cluster) apiserverArgs() []string {
 		"--cert-dir=" + filepath.Join(c.Dir, "pki", "generated"),
 		"--profiling=false",
 		"--v=1",
-	}
+	}...)
 }
+
+// AuditLogPath is where the apiserver writes its audit log when an audit
+// policy was given.
+func (c *Cluster) AuditLogPath() string { return filepath.Join(c.Dir, "logs", "audit.log") }
 
 func (c *Cluster) args(component string) []string {
 	p := c.state.Ports

@@ -139,10 +139,14 @@ func Run(ctx context.Context, opts Options) (err error) {
 	g, gctx := errgroup.WithContext(ctx)
 	for name, nodes := range specs {
 		g.Go(func() error {
-			c, err := localcluster.Start(gctx, localcluster.Options{
+			lopts := localcluster.Options{
 				Name: name, Dir: filepath.Join(opts.StateDir, "clusters", name),
 				BinDir: binDir, Nodes: nodes, Logger: log,
-			})
+			}
+			if name == ManagementCluster {
+				lopts.AuditPolicy = ManagementAuditPolicy
+			}
+			c, err := localcluster.Start(gctx, lopts)
 			if err != nil {
 				if errors.Is(err, localcluster.ErrCorruptState) {
 					return fmt.Errorf("cluster %s: %w: fix it, or start again with `bokujo up --reset`", name, err)

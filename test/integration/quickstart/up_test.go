@@ -335,6 +335,33 @@ func TestUpServesClustersAndSurvivesRestart(t *testing.T) {
 		})
 	})
 
+	t.Run("management changes are audited with the real user", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), framework.Medium)
+		defer cancel()
+		project := "apiVersion: management.bokujo.io/v1alpha1\nkind: Project\nmetadata:\n  name: audited\nspec:\n  clusterName: dev\n"
+		cmd := exec.CommandContext(ctx, filepath.Join(framework.BinDir(t), "kubectl"), "--kubeconfig", kubeconfigOf(out, "local"), "apply", "-f", "-")
+		cmd.Stdin = strings.NewReader(project)
+		if outb, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("kubectl apply project: %v %s", err, outb)
+		}
+		framework.Eventually(t, framework.Short, func() error {
+			data, err := os.ReadFile(filepath.Join(stateDir, "clusters", "local", "logs", "audit.log"))
+			if err != nil {
+				return err
+			}
+			for _, line := range strings.Split(string(data), "\n") {
+				if strings.Contains(line, `"resource":"projects"`) && strings.Contains(line, `"name":"audited"`) &&
+					strings.Contains(line, `"username":"bokujo-admin"`) && strings.Contains(line, `"verb":"create"`) {
+					if strings.Contains(line, password[1]) {
+						t.Fatal("audit line holds the admin password")
+					}
+					return nil
+				}
+			}
+			return fmt.Errorf("no audit line for the project created with kubectl")
+		})
+	})
+
 	mgmt := clientFor(t, kubeconfigOf(out, "local"))
 	if _, err := mgmt.CoreV1().ConfigMaps("default").Create(context.Background(),
 		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "before-restart"}}, metav1.CreateOptions{}); err != nil {
