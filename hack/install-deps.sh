@@ -4,6 +4,7 @@
 set -euo pipefail
 need=()
 command -v go >/dev/null || { echo "Go is required (go 1.26+): install it first" >&2; exit 1; }
+command -v npm >/dev/null || { echo "Node.js 20+ with npm is required to build the web UI: install it first" >&2; exit 1; }
 # (Debian package, command it provides)
 while read -r pkg cmd; do
 	[[ -z "$pkg" ]] && continue
@@ -12,6 +13,11 @@ done <<'LIST'
 chromium chromium
 slapd slapd
 LIST
+# Packages without a command, checked by name: a Japanese font, so the UI's
+# Japanese pages render in the browser tests' screenshots.
+for pkg in fonts-ipafont-gothic; do
+	dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
 if ((${#need[@]})); then
 	echo ">> installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive
