@@ -50,6 +50,7 @@ var (
 	lists   = flag.Int("lists", 10, "LIST repetitions per path")
 	watches = flag.Int("watches", 1000, "concurrent watches")
 	events  = flag.Int("events", 10, "events each watch receives")
+	h1      = flag.Bool("http1", false, "talk HTTP/1.1 to bokujo instead of HTTP/2 (kubectl and client-go use HTTP/2)")
 	cpuProf = flag.String("cpuprofile", "", "write a CPU profile of the GET phase (server and clients share the process) to this file")
 )
 
@@ -141,8 +142,11 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	bokujoClient := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: caPool}, ForceAttemptHTTP2: true,
-		MaxIdleConnsPerHost: 2000}}
+	bokujoTransport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: caPool}, ForceAttemptHTTP2: !*h1, MaxIdleConnsPerHost: 2000}
+	if *h1 {
+		bokujoTransport.TLSClientConfig.NextProtos = []string{"http/1.1"}
+	}
+	bokujoClient := &http.Client{Transport: bokujoTransport}
 	paths := []path{
 		{name: "direct", base: target.URL(), client: direct},
 		{name: "kubectl proxy", base: fmt.Sprintf("http://127.0.0.1:%d", kpPort), client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2000}}},
