@@ -1,0 +1,256 @@
+package oidctest
+
+import (
+	"context"
+	"crypto/rsa"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// storage is the smallest op.Storage the authorization-code flow needs:
+// one client, one user that every login signs in as, requests and codes
+// in memory. Refresh tokens, introspection and JWT profiles are refused.
+type storage struct {
+	key    *rsa.PrivateKey
+	keyID  string
+	client *client
+
+	mu       sync.Mutex
+	user     User
+	requests map[string]*authRequest
+	codes    map[string]string
+	seq      int
+}
+
+var errNotSupported = errors.New("not supported by the test provider")
+
+type signingKey struct{ s *storage }
+
+func (k signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return jose.RS256 }
+func (k signingKey) Key() any                                    { return k.s.key }
+func (k signingKey) ID() string                                  { return k.s.keyID }
+
+type publicKey struct{ s *storage }
+
+func (k publicKey) ID() string                         { return k.s.keyID }
+func (k publicKey) Algorithm() jose.SignatureAlgorithm { return jose.RS256 }
+func (k publicKey) Use() string                        { return "sig" }
+func (k publicKey) Key() any                           { return &k.s.key.PublicKey }
+
+type authRequest struct {
+	id, clientID, redirectURI, state, nonce, subject string
+	scopes                                           []string
+	responseType                                     oidc.ResponseType
+	challenge                                        *oidc.CodeChallenge
+	authTime                                         time.Time
+	done                                             bool
+}
+
+func (a *authRequest) GetID() string                         { return a.id }
+func (a *authRequest) GetACR() string                        { return "" }
+func (a *authRequest) GetAMR() []string                      { return []string{"pwd"} }
+func (a *authRequest) GetAudience() []string                 { return []string{a.clientID} }
+func (a *authRequest) GetAuthTime() time.Time                { return a.authTime }
+func (a *authRequest) GetClientID() string                   { return a.clientID }
+func (a *authRequest) GetCodeChallenge() *oidc.CodeChallenge { return a.challenge }
+func (a *authRequest) GetNonce() string                      { return a.nonce }
+func (a *authRequest) GetRedirectURI() string                { return a.redirectURI }
+func (a *authRequest) GetResponseType() oidc.ResponseType    { return a.responseType }
+func (a *authRequest) GetResponseMode() oidc.ResponseMode    { return "" }
+func (a *authRequest) GetScopes() []string                   { return a.scopes }
+func (a *authRequest) GetState() string                      { return a.state }
+func (a *authRequest) GetSubject() string                    { return a.subject }
+func (a *authRequest) Done() bool                            { return a.done }
+
+func (s *storage) CreateAuthRequest(_ context.Context, r *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	req := &authRequest{
+		id:       "req-" + time.Now().Format("150405.000000000") + "-" + string(rune('a'+s.seq%26)),
+		clientID: r.ClientID, redirectURI: r.RedirectURI, state: r.State, nonce: r.Nonce,
+		scopes: r.Scopes, responseType: r.ResponseType,
+	}
+	if r.CodeChallenge != "" {
+		req.challenge = &oidc.CodeChallenge{Challenge: r.CodeChallenge, Method: r.CodeChallengeMethod}
+	}
+	s.requests[req.id] = req
+	return req, nil
+}
+
+// approve completes request id as the configured user, as a login page
+// would after checking a password.
+func (s *storage) approve(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	req, ok := s.requests[id]
+	if !ok {
+		return errors.New("request not found")
+	}
+	req.subject, req.done, req.authTime = s.user.Subject, true, time.Now()
+	return nil
+}
+
+func (s *storage) AuthRequestByID(_ context.Context, id string) (op.AuthRequest, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if req, ok := s.requests[id]; ok {
+		return req, nil
+	}
+	return nil, errors.New("request not found")
+}
+
+func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
+	s.mu.Lock()
+	id, ok := s.codes[code]
+	s.mu.Unlock()
+	if !ok {
+		return nil, errors.New("code invalid or already used")
+	}
+	return s.AuthRequestByID(ctx, id)
+}
+
+func (s *storage) SaveAuthCode(_ context.Context, id, code string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.codes[code] = id
+	return nil
+}
+
+// DeleteAuthRequest runs after the token response: a code works once.
+func (s *storage) DeleteAuthRequest(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.requests, id)
+	for code, rid := range s.codes {
+		if rid == id {
+			delete(s.codes, code)
+		}
+	}
+	return nil
+}
+
+func (s *storage) CreateAccessToken(context.Context, op.TokenRequest) (string, time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	return "at-" + strconv.Itoa(s.seq), time.Now().Add(5 * time.Minute), nil
+}
+
+func (s *storage) CreateAccessAndRefreshTokens(context.Context, op.TokenRequest, string) (string, string, time.Time, error) {
+	return "", "", time.Time{}, errNotSupported
+}
+
+func (s *storage) TokenRequestByRefreshToken(context.Context, string) (op.RefreshTokenRequest, error) {
+	return nil, errNotSupported
+}
+
+func (s *storage) TerminateSession(context.Context, string, string) error { return nil }
+
+func (s *storage) RevokeToken(context.Context, string, string, string) *oidc.Error { return nil }
+
+func (s *storage) GetRefreshTokenInfo(context.Context, string, string) (string, string, error) {
+	return "", "", op.ErrInvalidRefreshToken
+}
+
+func (s *storage) SigningKey(context.Context) (op.SigningKey, error) { return signingKey{s}, nil }
+
+func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
+	return []jose.SignatureAlgorithm{jose.RS256}, nil
+}
+
+func (s *storage) KeySet(context.Context) ([]op.Key, error) { return []op.Key{publicKey{s}}, nil }
+
+func (s *storage) GetClientByClientID(_ context.Context, id string) (op.Client, error) {
+	if id != s.client.id {
+		return nil, errors.New("client not found")
+	}
+	return s.client, nil
+}
+
+func (s *storage) AuthorizeClientIDSecret(_ context.Context, id, secret string) error {
+	if id != s.client.id || secret != s.client.secret {
+		return errors.New("invalid client")
+	}
+	return nil
+}
+
+// SetUserinfoFromScopes puts the user's names and groups into the ID
+// token (the client asks for userinfo claims in it).
+func (s *storage) SetUserinfoFromScopes(_ context.Context, info *oidc.UserInfo, subject, _ string, scopes []string) error {
+	s.mu.Lock()
+	u := s.user
+	s.mu.Unlock()
+	if subject != u.Subject {
+		return errors.New("unknown user")
+	}
+	info.Subject = u.Subject
+	for _, sc := range scopes {
+		switch sc {
+		case oidc.ScopeProfile:
+			info.PreferredUsername, info.Name = u.Username, u.Name
+		case "groups":
+			info.AppendClaims("groups", u.Groups)
+		}
+	}
+	return nil
+}
+
+func (s *storage) SetUserinfoFromToken(ctx context.Context, info *oidc.UserInfo, _, subject, _ string) error {
+	return s.SetUserinfoFromScopes(ctx, info, subject, "", []string{oidc.ScopeProfile, "groups"})
+}
+
+func (s *storage) SetIntrospectionFromToken(context.Context, *oidc.IntrospectionResponse, string, string, string) error {
+	return errNotSupported
+}
+
+func (s *storage) GetPrivateClaimsFromScopes(context.Context, string, string, []string) (map[string]any, error) {
+	return nil, nil
+}
+
+func (s *storage) GetKeyByIDAndClientID(context.Context, string, string) (*jose.JSONWebKey, error) {
+	return nil, errNotSupported
+}
+
+func (s *storage) ValidateJWTProfileScopes(context.Context, string, []string) ([]string, error) {
+	return nil, errNotSupported
+}
+
+func (s *storage) Health(context.Context) error { return nil }
+
+// client is the relying party registered at the provider.
+type client struct {
+	id, secret    string
+	redirectURIs  []string
+	loginURL      string
+	idTokenExpiry func() time.Duration
+}
+
+func (c *client) GetID() string                       { return c.id }
+func (c *client) RedirectURIs() []string              { return c.redirectURIs }
+func (c *client) PostLogoutRedirectURIs() []string    { return nil }
+func (c *client) ApplicationType() op.ApplicationType { return op.ApplicationTypeWeb }
+func (c *client) AuthMethod() oidc.AuthMethod         { return oidc.AuthMethodBasic }
+func (c *client) ResponseTypes() []oidc.ResponseType {
+	return []oidc.ResponseType{oidc.ResponseTypeCode}
+}
+func (c *client) GrantTypes() []oidc.GrantType        { return []oidc.GrantType{oidc.GrantTypeCode} }
+func (c *client) LoginURL(id string) string           { return c.loginURL + "?id=" + id }
+func (c *client) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeBearer }
+func (c *client) IDTokenLifetime() time.Duration      { return c.idTokenExpiry() }
+func (c *client) DevMode() bool                       { return false }
+func (c *client) RestrictAdditionalIdTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}
+func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}
+func (c *client) IsScopeAllowed(scope string) bool     { return scope == "groups" }
+func (c *client) IDTokenUserinfoClaimsAssertion() bool { return true }
+func (c *client) ClockSkew() time.Duration             { return 0 }
