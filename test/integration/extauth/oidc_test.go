@@ -1,0 +1,346 @@
+package extauth_test
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	mgmtv1 "bokujo.io/bokujo/api/management/v1alpha1"
+	"bokujo.io/bokujo/internal/auth/oidctest"
+	"bokujo.io/bokujo/test/framework"
+)
+
+// ssoBrowser follows redirects between bokujo and the provider with one
+// cookie jar, as a browser would, and records what it saw so the test can
+// check the flow's parameters and that none of its secrets were logged.
+type ssoBrowser struct {
+	*browser
+	mu       sync.Mutex
+	visited  []*url.URL
+	flowSets []string
+}
+
+type recordingTransport struct {
+	b    *ssoBrowser
+	next http.RoundTripper
+}
+
+func (rt recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := rt.next.RoundTrip(req)
+	if err == nil {
+		rt.b.mu.Lock()
+		rt.b.visited = append(rt.b.visited, req.URL)
+		for _, c := range resp.Cookies() {
+			if c.Name == "bokujo_oidc_flow" && c.Value != "" {
+				rt.b.flowSets = append(rt.b.flowSets, c.Value)
+			}
+		}
+		rt.b.mu.Unlock()
+	}
+	return resp, err
+}
+
+func (s *server) ssoBrowser(t *testing.T, op *oidctest.OP) *ssoBrowser {
+	pool := s.ca.Clone()
+	pool.AppendCertsFromPEM(op.CAPEM)
+	jar, _ := cookiejar.New(nil)
+	b := &ssoBrowser{browser: &browser{s: s}}
+	b.c = &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		Transport: recordingTransport{b: b, next: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
+	return b
+}
+
+// find returns the last visited URL whose path ends in suffix.
+func (b *ssoBrowser) find(suffix string) *url.URL {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i := len(b.visited) - 1; i >= 0; i-- {
+		if strings.HasSuffix(b.visited[i].Path, suffix) {
+			return b.visited[i]
+		}
+	}
+	return nil
+}
+
+// TestOIDCGroupGrantsClusterAccess: an administrator binds the provider's
+// group "oidc:platform" to the cluster dev before anyone logs in; erin
+// logs in through a real OpenID Provider (authorization code, PKCE, state,
+// nonce), gets a session, a kubeconfig, and reads dev through the proxy
+// with rights that come from the group binding only.
+func TestOIDCGroupGrantsClusterAccess(t *testing.T) {
+	s := startServer(t)
+	ctx := context.Background()
+	if err := s.app.Registry.ImportConfig(ctx, "dev", "", env.Cluster(t, "prod").RESTConfig()); err != nil {
+		t.Fatalf("import dev: %v", err)
+	}
+	const clientSecret = "oidc-client-secret-5b7f"
+	op := oidctest.Start(t, oidctest.Options{
+		ClientID: "bokujo", ClientSecret: clientSecret,
+		RedirectURIs: []string{s.url + "/v1/auth/corp-sso/callback"},
+		User:         oidctest.User{Subject: "00u-erin-42", Username: "erin", Name: "Erin Example", Groups: []string{"platform"}},
+	})
+	c := s.app.Client
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "corp-sso-client", Namespace: mgmtv1.SystemNamespace},
+		Data: map[string][]byte{mgmtv1.ClientSecretSecretKey: []byte(clientSecret)}}
+	ap := &mgmtv1.AuthProvider{ObjectMeta: metav1.ObjectMeta{Name: "corp-sso"}, Spec: mgmtv1.AuthProviderSpec{
+		Type: mgmtv1.AuthProviderOIDC, DisplayName: "Corp SSO",
+		OIDC: &mgmtv1.OIDCProviderSpec{
+			IssuerURL: op.Issuer, ClientID: "bokujo", ClientSecretRef: &mgmtv1.SecretReference{Name: sec.Name},
+			GroupPrefix: "oidc:", CAData: string(op.CAPEM),
+		},
+	}}
+	crtb := &mgmtv1.ClusterRoleTemplateBinding{ObjectMeta: metav1.ObjectMeta{Name: "platform-dev"}, Spec: mgmtv1.ClusterRoleTemplateBindingSpec{
+		ClusterName: "dev", RoleTemplateName: "cluster-viewer", Subject: mgmtv1.Subject{Kind: mgmtv1.SubjectKindGroup, Name: "oidc:platform"}}}
+	for _, o := range []client.Object{sec, ap, crtb} {
+		if err := c.Create(ctx, o); err != nil {
+			t.Fatalf("create %s: %v", o.GetName(), err)
+		}
+	}
+
+	b := s.ssoBrowser(t, op)
+	framework.Eventually(t, framework.Medium, func() error {
+		// The first attempts may come before the server's cache has the
+		// provider; a 404 then is expected.
+		b.do(t, "GET", "/v1/auth/corp-sso/start", nil)
+		if code, body := b.do(t, "GET", "/v1/me", nil); code != http.StatusOK {
+			return fmt.Errorf("me after the login: %d %s", code, body)
+		}
+		return nil
+	})
+	authorize, callback := b.find("/authorize"), b.find("/v1/auth/corp-sso/callback")
+	if authorize == nil || callback == nil {
+		t.Fatalf("the login did not pass through the provider: %v", b.visited)
+	}
+
+	t.Run("the authorization request carries PKCE S256, state and nonce", func(t *testing.T) {
+		q := authorize.Query()
+		for _, k := range []string{"state", "nonce", "code_challenge"} {
+			if len(q.Get(k)) < 16 {
+				t.Errorf("%s = %q", k, q.Get(k))
+			}
+		}
+		if q.Get("code_challenge_method") != "S256" || q.Has("code_verifier") || q.Get("redirect_uri") != s.url+"/v1/auth/corp-sso/callback" {
+			t.Errorf("authorize query %v", q)
+		}
+		if !strings.Contains(q.Get("scope"), "openid") {
+			t.Errorf("scope %q", q.Get("scope"))
+		}
+	})
+
+	code, body := b.do(t, "GET", "/v1/me", nil)
+	if code != http.StatusOK || !strings.Contains(string(body), `"oidc:platform"`) || !strings.Contains(string(body), "Erin Example") {
+		t.Fatalf("me: %d %s", code, body)
+	}
+	var sessionCookie bool
+	for _, ck := range b.c.Jar.Cookies(&url.URL{Scheme: "https", Host: strings.TrimPrefix(s.url, "https://"), Path: "/"}) {
+		sessionCookie = sessionCookie || ck.Name == "bokujo_session"
+	}
+	if !sessionCookie {
+		t.Error("no bokujo_session cookie after the login")
+	}
+	code, body = b.do(t, "GET", "/v1/kubeconfig", nil)
+	if code != http.StatusOK || !strings.Contains(string(body), "name: dev") {
+		t.Fatalf("kubeconfig: %d %s", code, body)
+	}
+	kc := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kc, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("the group binding grants read access through the proxy", func(t *testing.T) {
+		framework.Eventually(t, framework.Medium, func() error {
+			out, err := kubectl(t, kc, "--context", "dev", "get", "nodes", "-o", "name")
+			if err != nil || !strings.Contains(out, "node/prod-cpu") {
+				return fmt.Errorf("get nodes: %v %s", err, out)
+			}
+			return nil
+		})
+		if out, err := kubectl(t, kc, "--context", "dev", "auth", "can-i", "delete", "nodes"); err == nil || !strings.Contains(out, "no") {
+			t.Errorf("viewer may delete nodes: %v %s", err, out)
+		}
+	})
+
+	t.Run("replayed callback refused", func(t *testing.T) {
+		// The flow cookie was spent by the first callback and the
+		// provider deleted the code: the same URL logs nobody in.
+		fresh := s.ssoBrowser(t, op)
+		resp, err := b.c.Get(callback.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("replayed callback: %d", resp.StatusCode)
+		}
+		if code, _ := fresh.do(t, "GET", "/v1/me", nil); code != http.StatusUnauthorized {
+			t.Errorf("me without a session: %d", code)
+		}
+	})
+
+	// stopAtCallback walks start → provider and stops before bokujo's
+	// callback, returning its URL with the provider's code and state.
+	stopAtCallback := func(t *testing.T) (*ssoBrowser, *url.URL) {
+		x := s.ssoBrowser(t, op)
+		x.c.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+			if strings.HasSuffix(req.URL.Path, "/callback") && strings.HasPrefix(req.URL.String(), s.url) {
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}
+		resp, err := x.c.Get(s.url + "/v1/auth/corp-sso/start")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc, err := resp.Location()
+		if err != nil || loc.Query().Get("code") == "" {
+			t.Fatalf("no redirect to the callback: %d %v", resp.StatusCode, err)
+		}
+		x.c.CheckRedirect = nil
+		return x, loc
+	}
+	callbackStatus := func(t *testing.T, c *http.Client, u string) int {
+		resp, err := c.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	t.Run("missing state", func(t *testing.T) {
+		x, loc := stopAtCallback(t)
+		q := loc.Query()
+		q.Del("state")
+		loc.RawQuery = q.Encode()
+		if got := callbackStatus(t, x.c, loc.String()); got != http.StatusBadRequest {
+			t.Errorf("callback without state: %d", got)
+		}
+	})
+
+	t.Run("forged state", func(t *testing.T) {
+		x, loc := stopAtCallback(t)
+		q := loc.Query()
+		q.Set("state", "attacker-chosen-state-0000000000")
+		loc.RawQuery = q.Encode()
+		if got := callbackStatus(t, x.c, loc.String()); got != http.StatusBadRequest {
+			t.Errorf("callback with a forged state: %d", got)
+		}
+	})
+
+	t.Run("missing PKCE verifier", func(t *testing.T) {
+		// Another browser brings the victim's code and state, but not the
+		// flow cookie that holds the verifier: login CSRF and code
+		// injection both end here.
+		_, loc := stopAtCallback(t)
+		other := s.ssoBrowser(t, op)
+		if got := callbackStatus(t, other.c, loc.String()); got != http.StatusBadRequest {
+			t.Errorf("callback without the flow cookie: %d", got)
+		}
+		if code, _ := other.do(t, "GET", "/v1/me", nil); code != http.StatusUnauthorized {
+			t.Errorf("me: %d", code)
+		}
+	})
+
+	t.Run("the provider's error is not a login", func(t *testing.T) {
+		x, loc := stopAtCallback(t)
+		q := loc.Query()
+		q.Del("code")
+		q.Set("error", "access_denied")
+		loc.RawQuery = q.Encode()
+		if got := callbackStatus(t, x.c, loc.String()); got != http.StatusUnauthorized {
+			t.Errorf("callback with error: %d", got)
+		}
+	})
+
+	t.Run("a user outside the group has no access", func(t *testing.T) {
+		op.SetUser(oidctest.User{Subject: "00u-frank-43", Username: "frank", Groups: []string{"finance"}})
+		defer op.SetUser(oidctest.User{Subject: "00u-erin-42", Username: "erin", Name: "Erin Example", Groups: []string{"platform"}})
+		f := s.ssoBrowser(t, op)
+		f.do(t, "GET", "/v1/auth/corp-sso/start", nil)
+		code, body := f.do(t, "GET", "/v1/me", nil)
+		if code != http.StatusOK || !strings.Contains(string(body), "oidc:finance") {
+			t.Fatalf("frank's me: %d %s", code, body)
+		}
+		code, body = f.do(t, "GET", "/v1/kubeconfig", nil)
+		if code != http.StatusOK || strings.Contains(string(body), "name: dev") {
+			t.Errorf("frank's kubeconfig: %d\n%s", code, body)
+		}
+	})
+
+	t.Run("no flow secret, code or client secret in the logs", func(t *testing.T) {
+		logs := s.logs.String()
+		secrets := []string{clientSecret, callback.Query().Get("code"), authorize.Query().Get("state"), authorize.Query().Get("nonce")}
+		for _, v := range b.flowSets {
+			payload, _, _ := strings.Cut(v, ".")
+			data, _ := base64.RawURLEncoding.DecodeString(payload)
+			var f struct {
+				Verifier string `json:"v"`
+			}
+			json.Unmarshal(data, &f)
+			secrets = append(secrets, v, f.Verifier)
+		}
+		if len(b.flowSets) == 0 {
+			t.Fatal("no flow cookie recorded")
+		}
+		for _, v := range secrets {
+			if v == "" {
+				t.Fatal("a value to look for is empty")
+			}
+			if strings.Contains(logs, v) {
+				t.Errorf("the server's logs hold a secret of the flow (%d characters)", len(v))
+			}
+		}
+		if !strings.Contains(logs, `"provider":"corp-sso"`) {
+			t.Error("the logins were not logged")
+		}
+	})
+}
+
+// TestOIDCProviderTest: the admin's "test connection" names the step that
+// failed.
+func TestOIDCProviderTest(t *testing.T) {
+	s := startServer(t)
+	op := oidctest.Start(t, oidctest.Options{ClientID: "bokujo", ClientSecret: "x", User: oidctest.User{Subject: "s"}})
+	base := mgmtv1.OIDCProviderSpec{IssuerURL: op.Issuer, ClientID: "bokujo", CAData: string(op.CAPEM)}
+	for _, tc := range []struct {
+		name   string
+		mod    func(*mgmtv1.OIDCProviderSpec)
+		reason string
+		msg    string
+	}{
+		{"reachable, claims offered", func(*mgmtv1.OIDCProviderSpec) {}, mgmtv1.AuthProviderReasonConnected, ""},
+		{"unknown host", func(o *mgmtv1.OIDCProviderSpec) { o.IssuerURL = "https://oidc.bokujo-test.invalid" }, mgmtv1.AuthProviderReasonDNSFailed, "no such host"},
+		{"nothing listening", func(o *mgmtv1.OIDCProviderSpec) { o.IssuerURL = "https://127.0.0.1:1" }, mgmtv1.AuthProviderReasonConnectFailed, "refused"},
+		{"CA not given", func(o *mgmtv1.OIDCProviderSpec) { o.CAData = "" }, mgmtv1.AuthProviderReasonTLSFailed, "certificate"},
+		{"no discovery document", func(o *mgmtv1.OIDCProviderSpec) { o.IssuerURL = op.Issuer + "/nope" }, mgmtv1.AuthProviderReasonDiscoveryFailed, "404"},
+		{"groups claim not offered", func(o *mgmtv1.OIDCProviderSpec) { o.GroupsClaim = "roles" }, mgmtv1.AuthProviderReasonMissingClaim, `"roles"`},
+		{"username claim not offered", func(o *mgmtv1.OIDCProviderSpec) { o.UsernameClaim = "upn" }, mgmtv1.AuthProviderReasonMissingClaim, `"upn"`},
+		{"client secret Secret missing", func(o *mgmtv1.OIDCProviderSpec) { o.ClientSecretRef = &mgmtv1.SecretReference{Name: "no-such-secret"} }, mgmtv1.AuthProviderReasonInvalidConfig, "no-such-secret"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := base
+			tc.mod(&spec)
+			ap := &mgmtv1.AuthProvider{ObjectMeta: metav1.ObjectMeta{Name: "sso-test"}, Spec: mgmtv1.AuthProviderSpec{Type: mgmtv1.AuthProviderOIDC, OIDC: &spec}}
+			got := s.app.Auth.TestProvider(context.Background(), ap)
+			if got.Reason != tc.reason || got.Ready != (tc.reason == mgmtv1.AuthProviderReasonConnected) || !strings.Contains(got.Message, tc.msg) {
+				t.Errorf("test = %+v, want %s containing %q", got, tc.reason, tc.msg)
+			}
+		})
+	}
+}
