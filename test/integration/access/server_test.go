@@ -3,12 +3,8 @@ package access_test
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,9 +16,8 @@ import (
 	"bokujo.io/bokujo/internal/app"
 	"bokujo.io/bokujo/internal/audit"
 	"bokujo.io/bokujo/internal/auth"
-	"bokujo.io/bokujo/internal/clusters"
-	"bokujo.io/bokujo/internal/pki"
 	"bokujo.io/bokujo/test/framework"
+	"bokujo.io/bokujo/test/framework/testserver"
 )
 
 // bokujo is a running server for a test.
@@ -30,8 +25,8 @@ type bokujo struct {
 	app    *app.App
 	url    string
 	caFile string
-	ca     *x509.CertPool
 	dir    string
+	srv    *testserver.Server
 }
 
 func startServer(t *testing.T) *bokujo {
@@ -39,41 +34,11 @@ func startServer(t *testing.T) *bokujo {
 	if env == nil {
 		t.Skip("integration test: needs real clusters (runs without -short)")
 	}
-	dir := t.TempDir()
-	ca, err := pki.NewCA("test-bokujo-ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kp, err := ca.Issue(pki.Spec{CommonName: "bokujo", DNSNames: []string{"localhost"}, IPs: []net.IP{net.ParseIP("127.0.0.1")}, Server: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.X509KeyPair(kp.CertPEM, kp.KeyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := l.Addr().String()
-	l.Close()
-	a, err := app.Start(context.Background(), app.Options{
-		Management: env.RESTConfig(t, "mgmt"), Listen: addr, Certificate: cert, CACertPEM: ca.CertPEM,
-		DataDir: dir, HealthInterval: time.Second, Logger: testLogger(), SeveralPerProcess: true,
-		ClusterPolicy: clusters.Policy{AllowLoopback: true, ServerAddrs: []string{addr}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Stop)
-	caFile := filepath.Join(dir, "ca.crt")
-	os.WriteFile(caFile, ca.CertPEM, 0o600)
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca.CertPEM)
-	return &bokujo{app: a, url: "https://" + addr, caFile: caFile, ca: pool, dir: dir}
+	s := testserver.Start(t, env.RESTConfig(t, "mgmt"))
+	return &bokujo{app: s.App, url: s.URL, caFile: s.CAFile, dir: s.Dir, srv: s}
 }
 
-func (b *bokujo) client() *http.Client {
-	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: b.ca}}}
-}
+func (b *bokujo) client() *http.Client { return b.srv.HTTPClient() }
 
 // call does an API request with a bearer token and returns status and body.
 func (b *bokujo) call(t *testing.T, token, method, path string, body any) (int, []byte) {
@@ -144,8 +109,3 @@ func authTokenRequest() auth.TokenRequest {
 }
 
 func auditQuery(user string) audit.Query { return audit.Query{User: user, Kind: "request", Limit: 10} }
-
-// testLogger shows the server's warnings and errors in the test output.
-func testLogger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-}

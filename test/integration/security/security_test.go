@@ -13,13 +13,10 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,10 +28,9 @@ import (
 	mgmtv1 "bokujo.io/bokujo/api/management/v1alpha1"
 	"bokujo.io/bokujo/internal/app"
 	"bokujo.io/bokujo/internal/auth"
-	"bokujo.io/bokujo/internal/clusters"
 	"bokujo.io/bokujo/internal/localcluster"
-	"bokujo.io/bokujo/internal/pki"
 	"bokujo.io/bokujo/test/framework"
+	"bokujo.io/bokujo/test/framework/testserver"
 )
 
 var env *framework.Env
@@ -54,7 +50,7 @@ type fixture struct {
 	url     string
 	host    string
 	ca      *x509.CertPool
-	logs    *syncBuffer
+	logs    *testserver.SyncBuffer
 	dir     string
 	alice   string // project-member of "ml" in dev
 	carol   string // may only get pods in ml-a
@@ -67,48 +63,15 @@ type fixture struct {
 	secret  string // a Secret value alice stored through the proxy
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	if env == nil {
 		t.Skip("integration test: needs real clusters (runs without -short)")
 	}
 	ctx := context.Background()
-	f := &fixture{logs: &syncBuffer{}, dir: t.TempDir(), secret: "s3cr3t-value-never-logged"}
-	ca, _ := pki.NewCA("security-ca")
-	kp, _ := ca.Issue(pki.Spec{CommonName: "bokujo", IPs: []net.IP{net.ParseIP("127.0.0.1")}, Server: true})
-	cert, _ := tls.X509KeyPair(kp.CertPEM, kp.KeyPEM)
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	f.host = l.Addr().String()
-	l.Close()
-	a, err := app.Start(ctx, app.Options{
-		Management: env.RESTConfig(t, "mgmt"), Listen: f.host, Certificate: cert, CACertPEM: ca.CertPEM, DataDir: f.dir,
-		ClusterPolicy: clusters.Policy{AllowLoopback: true, ServerAddrs: []string{f.host}},
-		Logger:        slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Stop)
-	f.app, f.url = a, "https://"+f.host
-	f.ca = x509.NewCertPool()
-	f.ca.AppendCertsFromPEM(ca.CertPEM)
+	srv := testserver.Start(t, env.RESTConfig(t, "mgmt"))
+	a := srv.App
+	f := &fixture{app: a, url: srv.URL, host: srv.Host, ca: srv.CA, logs: srv.Logs, dir: srv.Dir, secret: "s3cr3t-value-never-logged"}
 	if err := a.Registry.ImportConfig(ctx, "dev", "", env.Cluster(t, "dev").RESTConfig()); err != nil {
 		t.Fatal(err)
 	}
