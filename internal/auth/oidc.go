@@ -234,7 +234,7 @@ func (s *Service) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, CodeInvalidCredentials, "the identity provider refused the login")
 		return
 	}
-	sess, err := s.LoginOIDC(r.Context(), name, r.URL.Query().Get("code"), flow, callbackURL(r, name), s.clientIP(r))
+	sess, err := s.loginOIDC(r.Context(), name, r.URL.Query().Get("code"), flow, callbackURL(r, name), s.clientIP(r))
 	if err != nil {
 		s.writeExternalLoginError(w, r, err)
 		return
@@ -243,10 +243,10 @@ func (s *Service) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
-// LoginOIDC exchanges code for tokens, verifies the ID token against the
+// loginOIDC exchanges code for tokens, verifies the ID token against the
 // flow's nonce and opens a session. Failures count against the source
 // address, as wrong passwords do.
-func (s *Service) LoginOIDC(ctx context.Context, provider, code string, flow *oidcFlow, redirectURL, sourceIP string) (*Session, error) {
+func (s *Service) loginOIDC(ctx context.Context, provider, code string, flow *oidcFlow, redirectURL, sourceIP string) (*Session, error) {
 	akey := addressKey(sourceIP)
 	if wait := s.ipLimiter.begin(akey); wait > 0 {
 		return nil, &ThrottledError{RetryAfter: wait}

@@ -283,6 +283,32 @@ func TestOIDCGroupGrantsClusterAccess(t *testing.T) {
 		}
 	})
 
+	t.Run("a user disabled in bokujo cannot log in through the provider", func(t *testing.T) {
+		var me struct{ Name string }
+		_, body := b.do(t, "GET", "/v1/me", nil)
+		if err := json.Unmarshal(body, &me); err != nil || me.Name == "" {
+			t.Fatalf("me: %s", body)
+		}
+		var u mgmtv1.User
+		if err := c.Get(ctx, client.ObjectKey{Name: me.Name}, &u); err != nil {
+			t.Fatal(err)
+		}
+		u.Spec.State = mgmtv1.UserStateDisabled
+		if err := c.Update(ctx, &u); err != nil {
+			t.Fatal(err)
+		}
+		framework.Eventually(t, framework.Medium, func() error {
+			d := s.ssoBrowser(t, op)
+			if code, body := d.do(t, "GET", "/v1/auth/corp-sso/start", nil); code != http.StatusForbidden || !strings.Contains(string(body), "UserDisabled") {
+				return fmt.Errorf("login of a disabled user: %d %s", code, body)
+			}
+			if code, _ := d.do(t, "GET", "/v1/me", nil); code != http.StatusUnauthorized {
+				return fmt.Errorf("me after a refused login: %d", code)
+			}
+			return nil
+		})
+	})
+
 	t.Run("no flow secret, code or client secret in the logs", func(t *testing.T) {
 		logs := s.logs.String()
 		secrets := []string{clientSecret, callback.Query().Get("code"), authorize.Query().Get("state"), authorize.Query().Get("nonce")}
