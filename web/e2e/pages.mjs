@@ -61,3 +61,22 @@ export class ClusterPage {
     return this.nodes.getByRole('row').filter({ has: this.page.getByRole('rowheader') });
   }
 }
+
+export class Workloads {
+  constructor(page) {
+    this.page = page;
+    this.namespace = page.getByRole('combobox', { name: 'Namespace' });
+    this.deployments = page.getByRole('table', { name: 'Deployments' });
+    this.pods = page.getByRole('table', { name: 'Pods' });
+    this.searchPods = page.getByRole('searchbox', { name: 'Search Pods' });
+  }
+
+  deployment(name) {
+    return this.deployments.getByRole('row').filter({ has: this.page.getByRole('rowheader', { name, exact: true }) });
+  }
+
+  /** podRows are the pods whose name starts with prefix. */
+  podRows(prefix) {
+    return this.pods.getByRole('row').filter({ has: this.page.getByRole('rowheader', { name: new RegExp(`^${prefix}`) }) });
+  }
+}

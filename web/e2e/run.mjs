@@ -15,7 +15,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { chromium } from 'playwright-core';
-import { ClusterPage, HomePage, LoginPage, Shell } from './pages.mjs';
+import { ClusterPage, HomePage, LoginPage, Shell, Workloads } from './pages.mjs';
 
 const env = (name, fallback) => {
   const v = process.env[name] ?? fallback;
@@ -133,6 +133,58 @@ scenario('cluster', async (page) => {
   assert.match(kubeconfig, /token: /);
 });
 
+// A Deployment created while the page is open shows its pods Running
+// without a reload: the tables follow a watch.
+scenario('workloads live', async (page) => {
+  const w = new Workloads(page);
+  await w.namespace.waitFor();
+  assert.equal(await w.namespace.inputValue(), 'default');
+  await w.deployment('train').waitFor();
+  const csrf = (await (await page.request.get('/v1/me')).json()).csrfToken;
+  const manifest = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'live', namespace: 'default' },
+    spec: {
+      replicas: 2,
+      selector: { matchLabels: { app: 'live' } },
+      template: { metadata: { labels: { app: 'live' } }, spec: { containers: [{ name: 'main', image: 'busybox' }] } },
+    },
+  };
+  const r = await page.request.fetch('/k8s/clusters/dev/apis/apps/v1/namespaces/default/deployments/live?fieldManager=e2e', {
+    method: 'PATCH',
+    headers: { 'Content-Type': 'application/apply-patch+yaml', 'X-CSRF-Token': csrf },
+    data: JSON.stringify(manifest),
+  });
+  assert.equal(r.status(), 201, await r.text());
+  await w.deployment('live').getByRole('cell', { name: '2/2', exact: true }).waitFor();
+  const pods = w.podRows('live-');
+  for (let i = 0; i < 2; i++) await pods.nth(i).getByText('Running', { exact: true }).waitFor();
+  assert.equal(await pods.count(), 2);
+  await w.searchPods.fill('live-');
+  assert.equal(await w.podRows('train-').count(), 0, 'search hides other pods');
+  await page.screenshot({ path: join(outDir, 'workloads-live.png'), fullPage: true });
+  await w.searchPods.fill('');
+
+  // Scale to 1 through the dialog: one pod goes away, live.
+  await w.deployment('live').getByRole('button', { name: 'Scale live' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Scale live' });
+  await dialog.getByLabel('Replicas').fill('1');
+  await dialog.getByRole('button', { name: 'Scale' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  await w.deployment('live').getByRole('cell', { name: '1/1', exact: true }).waitFor();
+  for (let i = 0; i < 100 && (await pods.count()) !== 1; i++) await page.waitForTimeout(100);
+  assert.equal(await pods.count(), 1, 'one pod left after scaling to 1');
+
+  // Delete asks first.
+  await w.deployment('live').getByRole('button', { name: 'Delete live' }).click();
+  const confirm = page.getByRole('dialog', { name: 'Delete live?' });
+  await confirm.getByText('This cannot be undone.', { exact: false }).waitFor();
+  await page.screenshot({ path: join(outDir, 'workloads-delete-confirm.png') });
+  await confirm.getByRole('button', { name: 'Delete' }).click();
+  await w.deployment('live').waitFor({ state: 'detached' });
+});
+
 scenario('japanese', async (page) => {
   const shell = new Shell(page);
   await shell.language('Language').selectOption('ja');
@@ -186,6 +238,21 @@ scenario('alice', async (page) => {
   await page.goto('/clusters/prod');
   await page.getByRole('alert').filter({ hasText: 'There is no cluster named prod that you may use.' }).waitFor();
   assert.equal(await cluster.nodes.count(), 0);
+
+  // A viewer gets no Scale or Delete button, and the apiserver refuses a
+  // delete forged from her session.
+  await page.goto('/clusters/dev?namespace=default');
+  const w = new Workloads(page);
+  await w.deployment('train').getByRole('cell', { name: '3/3', exact: true }).waitFor();
+  await w.podRows('train-').first().waitFor();
+  assert.equal(await w.deployments.getByRole('button', { name: /^(Scale|Delete) / }).count(), 0, 'no action buttons for a viewer');
+  assert.equal(await w.deployments.getByRole('columnheader', { name: 'Actions' }).count(), 0);
+  await page.screenshot({ path: join(outDir, 'alice-workloads.png'), fullPage: true });
+  const csrf = (await (await page.request.get('/v1/me')).json()).csrfToken;
+  const forged = await page.request.delete('/k8s/clusters/dev/apis/apps/v1/namespaces/default/deployments/train', { headers: { 'X-CSRF-Token': csrf } });
+  assert.equal(forged.status(), 403, 'the apiserver refuses a viewer’s delete');
+  assert.equal((await forged.json()).reason, 'Forbidden');
+  await w.deployment('train').waitFor();
 
   const shell = new Shell(page);
   await shell.accountMenu.click();

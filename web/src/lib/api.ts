@@ -288,3 +288,24 @@ export function getCluster(name: string, signal?: AbortSignal): Promise<Cluster>
 export function listProjects(cluster: string, signal?: AbortSignal): Promise<Project[]> {
   return listAll<Project>(`/v1/projects?cluster=${encodeURIComponent(cluster)}`, signal);
 }
+
+/**
+ * stream opens a GET whose body is read as it arrives (a Kubernetes
+ * watch); a non-2xx answer is thrown as an ApiError like request's.
+ */
+export async function stream(path: string, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+  let response: Response;
+  try {
+    response = await fetch(path, { headers: { Accept: 'application/json' }, signal, credentials: 'same-origin', cache: 'no-store' });
+  } catch (err) {
+    if (err instanceof DOMException && err.name === 'AbortError') throw err;
+    throw new ApiError(0, 'NetworkError', err instanceof Error ? err.message : String(err));
+  }
+  if (!response.ok) {
+    const error = await errorFrom(response);
+    if (response.status === 401) unauthorizedHandler?.();
+    throw error;
+  }
+  if (response.body === null) throw new ApiError(response.status, 'NoBody', 'the watch answer has no body');
+  return response.body;
+}

@@ -11,6 +11,7 @@ import { ClusterUsage } from './ClusterUsage';
 import { ConnectHelp } from './ConnectHelp';
 import { NodeTable } from './NodeTable';
 import { ProjectList } from './ProjectList';
+import { Workloads } from '../workload/Workloads';
 
 /** ClusterPage shows one cluster: health, capacity, nodes, projects, how to connect. */
 export function ClusterPage() {
@@ -96,6 +97,8 @@ export function ClusterPage() {
           <NodeTable nodes={nodes.data} labelledBy="nodes-title" />
         )}
       </section>
+
+      <Workloads cluster={c.name} />
 
       <section className="section" aria-labelledby="projects-title">
         <h2 id="projects-title">{t('glossary|Projects')}</h2>

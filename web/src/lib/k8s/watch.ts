@@ -1,0 +1,179 @@
+// Live lists: list once, then watch from the list's resourceVersion, as
+// client-go's informers do. The watch is a stream of newline-delimited JSON
+// events; when the server has compacted past our resourceVersion it says
+// 410 Gone (as an HTTP status or an ERROR event) and the list starts over.
+// No polling: a quiet namespace costs one open request.
+import { useEffect, useState } from 'react';
+import { ApiError, stream } from '../api';
+import { clusterPath, list, resourcePath, type KubeList, type KubeObject, type ResourceKind } from './resource';
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+
+export interface WatchEvent<T extends KubeObject> {
+  type: WatchEventType;
+  object: T | WatchStatus;
+}
+
+/** WatchStatus is the object of an ERROR event. */
+export interface WatchStatus {
+  kind?: 'Status';
+  code?: number;
+  reason?: string;
+  message?: string;
+  metadata?: { resourceVersion?: string };
+}
+
+/** WatchState is what a live list holds between events. */
+export interface WatchState<T extends KubeObject> {
+  /** Objects by namespace/name. */
+  items: ReadonlyMap<string, T>;
+  resourceVersion: string;
+}
+
+export function objectKey(o: KubeObject): string {
+  return `${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+}
+
+export function fromList<T extends KubeObject>(l: KubeList<T>): WatchState<T> {
+  return { items: new Map(l.items.map((o) => [objectKey(o), o])), resourceVersion: l.metadata.resourceVersion ?? '' };
+}
+
+/** GoneError says the watch must start over from a new list. */
+export class GoneError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'GoneError';
+  }
+}
+
+/**
+ * applyEvents folds a batch of events into the state, returning a new
+ * state (the old one is left alone, so React sees a change). An ERROR
+ * event throws: GoneError for 410, an ApiError for anything else.
+ */
+export function applyEvents<T extends KubeObject>(state: WatchState<T>, events: WatchEvent<T>[]): WatchState<T> {
+  if (events.length === 0) return state;
+  const items = new Map(state.items);
+  let resourceVersion = state.resourceVersion;
+  for (const ev of events) {
+    if (ev.type === 'ERROR') {
+      const s = ev.object as WatchStatus;
+      if (s.code === 410) throw new GoneError(s.message ?? 'resource version too old');
+      throw new ApiError(s.code ?? 500, s.reason ?? 'WatchError', s.message ?? 'the watch failed');
+    }
+    const obj = ev.object as T;
+    resourceVersion = obj.metadata?.resourceVersion || resourceVersion;
+    // A bookmark only moves the resourceVersion on.
+    if (ev.type === 'BOOKMARK') continue;
+    if (ev.type === 'DELETED') items.delete(objectKey(obj));
+    else items.set(objectKey(obj), obj);
+  }
+  return { items, resourceVersion };
+}
+
+/**
+ * LineSplitter turns chunks of a stream into complete lines; a line split
+ * across two chunks is held until its end arrives.
+ */
+export class LineSplitter {
+  private rest = '';
+  private readonly decoder = new TextDecoder();
+
+  push(chunk: Uint8Array): string[] {
+    this.rest += this.decoder.decode(chunk, { stream: true });
+    const lines = this.rest.split('\n');
+    this.rest = lines.pop() ?? '';
+    return lines.filter((l) => l.trim() !== '');
+  }
+}
+
+export function watchPath(cluster: string, kind: ResourceKind, namespace: string | undefined, resourceVersion: string): string {
+  const q = new URLSearchParams({ watch: '1', allowWatchBookmarks: 'true', resourceVersion });
+  return clusterPath(cluster, resourcePath(kind, { namespace })) + '?' + q.toString();
+}
+
+const MAX_BACKOFF_MS = 30_000;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/**
+ * runWatch keeps onState up to date until signal aborts: list, watch,
+ * re-list on 410, resume from the last resourceVersion when the server
+ * ends the stream, back off after failures. A refusal (401/403/404) is
+ * final: retrying cannot change the answer.
+ */
+export async function runWatch<T extends KubeObject>(
+  cluster: string,
+  kind: ResourceKind,
+  namespace: string | undefined,
+  signal: AbortSignal,
+  onState: (s: WatchState<T>) => void,
+  onError: (err: unknown) => void,
+): Promise<void> {
+  let backoff = 1000;
+  while (!signal.aborted) {
+    try {
+      let state = fromList(await list<T>(cluster, kind, { namespace, signal }));
+      onState(state);
+      while (!signal.aborted) {
+        const body = await stream(watchPath(cluster, kind, namespace, state.resourceVersion), signal);
+        const reader = body.getReader();
+        const lines = new LineSplitter();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          const events = lines.push(value).map((l) => JSON.parse(l) as WatchEvent<T>);
+          const next = applyEvents(state, events);
+          if (next !== state) {
+            state = next;
+            onState(state);
+          }
+          backoff = 1000;
+        }
+        // The server ended the watch (its timeout): resume where we were.
+      }
+    } catch (err) {
+      if (signal.aborted) return;
+      if (err instanceof GoneError || (err instanceof ApiError && err.status === 410)) continue;
+      onError(err);
+      if (err instanceof ApiError && [401, 403, 404].includes(err.status)) return;
+      await sleep(backoff, signal);
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+    }
+  }
+}
+
+export interface LiveList<T extends KubeObject> {
+  /** undefined until the first list has arrived. */
+  items: T[] | undefined;
+  /** The last failure; cleared by the next successful list or event. */
+  error: unknown;
+}
+
+/** useWatchList is a live list of kind in a namespace (all when undefined). */
+export function useWatchList<T extends KubeObject>(cluster: string, kind: ResourceKind, namespace: string | undefined, enabled = true): LiveList<T> {
+  const [live, setLive] = useState<LiveList<T>>({ items: undefined, error: undefined });
+  useEffect(() => {
+    setLive({ items: undefined, error: undefined });
+    if (!enabled) return;
+    const ctl = new AbortController();
+    void runWatch<T>(
+      cluster,
+      kind,
+      namespace,
+      ctl.signal,
+      (s) => setLive({ items: [...s.items.values()], error: undefined }),
+      (error) => setLive((prev) => ({ ...prev, error })),
+    );
+    return () => ctl.abort();
+  }, [cluster, kind, namespace, enabled]);
+  return live;
+}
