@@ -14,6 +14,7 @@ import (
 	"maps"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -237,7 +238,8 @@ func printInfo(w io.Writer, info Info) {
 		fmt.Fprintf(tw, "  %s\t%s\n", name, info.Kubeconfigs[name])
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "\none kubeconfig for every cluster, through bokujo:\n  bokujo login %s --ca-file %s --username %s\n  bokujo kubeconfig -o ~/.kube/bokujo && export KUBECONFIG=~/.kube/bokujo\n", info.URL, info.CAFile, info.AdminUser)
+	self := commandName()
+	fmt.Fprintf(w, "\none kubeconfig for every cluster, through bokujo:\n  %s login %s --ca-file %s --username %s\n  %s kubeconfig -o ~/.kube/bokujo && export KUBECONFIG=~/.kube/bokujo\n", self, info.URL, info.CAFile, info.AdminUser, self)
 	fmt.Fprintf(w, "\nPress Ctrl-C to stop; `bokujo up` again resumes with everything kept.\n")
 }
 
@@ -360,4 +362,27 @@ func ListenAddr(address string, port int) string {
 // here) but never the server's own address.
 func clusterPolicy(listen string) bclusters.Policy {
 	return bclusters.Policy{AllowLoopback: true, ServerAddrs: []string{listen}}
+}
+
+// commandName is how the user can run this binary again: "bokujo" when it
+// is the one on PATH, else its path (relative to the working directory when
+// shorter), so the printed commands work as typed.
+func commandName() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "bokujo"
+	}
+	if onPath, err := exec.LookPath("bokujo"); err == nil {
+		if a, errA := filepath.EvalSymlinks(onPath); errA == nil {
+			if b, errB := filepath.EvalSymlinks(exe); errB == nil && a == b {
+				return "bokujo"
+			}
+		}
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, exe); err == nil && !strings.HasPrefix(rel, "..") {
+			return rel
+		}
+	}
+	return exe
 }
