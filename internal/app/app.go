@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -78,9 +79,10 @@ type App struct {
 	Client   client.Client
 	Audit    *audit.Log
 
-	log     *slog.Logger
-	cancel  context.CancelFunc
-	mgrDone chan error
+	log      *slog.Logger
+	cancel   context.CancelFunc
+	mgrDone  chan error
+	stopOnce sync.Once
 }
 
 // Scheme holds every type the server reads from the management cluster.
@@ -195,6 +197,15 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	mctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	go func() { a.mgrDone <- mgr.Start(mctx) }()
+	if opts.LeaderElection {
+		go func() {
+			select {
+			case <-mgr.Elected():
+				log.Info("elected to run the controllers")
+			case <-mctx.Done():
+			}
+		}()
+	}
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
 		cancel()
 		return nil, errors.New("management cache did not sync")
@@ -251,8 +262,11 @@ func (a *App) Done() <-chan error {
 	return ch
 }
 
-// Stop shuts the server and the controllers down.
-func (a *App) Stop() {
+// Stop shuts the server and the controllers down. Calling it again does
+// nothing.
+func (a *App) Stop() { a.stopOnce.Do(a.stop) }
+
+func (a *App) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = a.Server.Shutdown(ctx)

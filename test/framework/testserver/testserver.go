@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bokujo.io/bokujo/internal/app"
 	"bokujo.io/bokujo/internal/clusters"
@@ -108,4 +109,19 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// ManagementClient is a controller-runtime client for bokujo's objects in
+// a management cluster.
+func ManagementClient(t testing.TB, cfg *rest.Config) client.Client {
+	t.Helper()
+	scheme, err := app.Scheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
