@@ -70,6 +70,7 @@ type oidcFlow struct {
 func (s *Service) registerRedirectFlows(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/auth/{provider}/start", s.handleOIDCStart)
 	mux.HandleFunc("GET /v1/auth/{provider}/callback", s.handleOIDCCallback)
+	s.registerDeviceFlow(mux)
 }
 
 // oidcClient is a provider's discovered endpoints and verifier.
@@ -310,6 +311,13 @@ func exchangeStatus(err error) string {
 // and reads the identity from the configured claims. Errors name the
 // check, never the token.
 func verifyIDToken(ctx context.Context, v *oidc.IDTokenVerifier, raw, nonce string, spec *v1alpha1.OIDCProviderSpec) (*ExternalIdentity, error) {
+	return verifyIDTokenClaims(ctx, v, raw, true, nonce, spec)
+}
+
+// verifyIDTokenClaims is verifyIDToken with the nonce check optional: only
+// for tokens the server fetched itself (device flow), which no browser
+// could have swapped.
+func verifyIDTokenClaims(ctx context.Context, v *oidc.IDTokenVerifier, raw string, checkNonce bool, nonce string, spec *v1alpha1.OIDCProviderSpec) (*ExternalIdentity, error) {
 	if raw == "" {
 		return nil, fmt.Errorf("%w: the provider sent no id token", errIDToken)
 	}
@@ -320,7 +328,7 @@ func verifyIDToken(ctx context.Context, v *oidc.IDTokenVerifier, raw, nonce stri
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", errIDToken, verifyFailure(err))
 	}
-	if nonce == "" || !hmac.Equal([]byte(tok.Nonce), []byte(nonce)) {
+	if checkNonce && (nonce == "" || !hmac.Equal([]byte(tok.Nonce), []byte(nonce))) {
 		return nil, fmt.Errorf("%w: nonce mismatch", errIDToken)
 	}
 	var claims map[string]any

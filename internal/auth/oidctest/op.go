@@ -81,7 +81,7 @@ func Start(t testing.TB, opts Options) *OP {
 
 	o.storage = &storage{
 		key: key, keyID: "test-key-1", user: opts.User,
-		requests: map[string]*authRequest{}, codes: map[string]string{},
+		requests: map[string]*authRequest{}, codes: map[string]string{}, devices: map[string]*device{},
 		client: &client{
 			id: opts.ClientID, secret: opts.ClientSecret,
 			redirectURIs: append([]string{RPRedirectURI}, opts.RedirectURIs...),
@@ -98,6 +98,9 @@ func Start(t testing.TB, opts Options) *OP {
 	provider, err := op.NewProvider(&op.Config{
 		CryptoKey: cryptoKey, CodeMethodS256: true,
 		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "nonce", "preferred_username", "name", "groups"},
+		DeviceAuthorization: op.DeviceAuthorizationConfig{
+			Lifetime: 5 * time.Minute, PollInterval: time.Second, UserFormPath: "/device", UserCode: op.UserCodeBase20,
+		},
 	}, o.storage, op.StaticIssuer(o.Issuer))
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +133,13 @@ func (o *OP) SetIDTokenLifetime(d time.Duration) {
 	defer o.mu.Unlock()
 	o.lifetime = d
 }
+
+// ApproveDevice approves the device login of userCode as the current
+// user, as the person would on another device's browser.
+func (o *OP) ApproveDevice(userCode string) error { return o.storage.decideDevice(userCode, true) }
+
+// DenyDevice refuses the device login of userCode.
+func (o *OP) DenyDevice(userCode string) error { return o.storage.decideDevice(userCode, false) }
 
 // CertPool trusts the provider's certificate.
 func (o *OP) CertPool() *x509.CertPool {

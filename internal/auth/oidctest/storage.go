@@ -25,7 +25,9 @@ type storage struct {
 	user     User
 	requests map[string]*authRequest
 	codes    map[string]string
-	seq      int
+	// devices are device authorizations by device code.
+	devices map[string]*device
+	seq     int
 }
 
 var errNotSupported = errors.New("not supported by the test provider")
@@ -240,7 +242,9 @@ func (c *client) AuthMethod() oidc.AuthMethod         { return oidc.AuthMethodBa
 func (c *client) ResponseTypes() []oidc.ResponseType {
 	return []oidc.ResponseType{oidc.ResponseTypeCode}
 }
-func (c *client) GrantTypes() []oidc.GrantType        { return []oidc.GrantType{oidc.GrantTypeCode} }
+func (c *client) GrantTypes() []oidc.GrantType {
+	return []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeDeviceCode}
+}
 func (c *client) LoginURL(id string) string           { return c.loginURL + "?id=" + id }
 func (c *client) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeBearer }
 func (c *client) IDTokenLifetime() time.Duration      { return c.idTokenExpiry() }
@@ -254,3 +258,51 @@ func (c *client) RestrictAdditionalAccessTokenScopes() func([]string) []string {
 func (c *client) IsScopeAllowed(scope string) bool     { return scope == "groups" }
 func (c *client) IDTokenUserinfoClaimsAssertion() bool { return true }
 func (c *client) ClockSkew() time.Duration             { return 0 }
+
+type device struct {
+	userCode string
+	state    op.DeviceAuthorizationState
+}
+
+func (s *storage) StoreDeviceAuthorization(_ context.Context, clientID, deviceCode, userCode string, expires time.Time, scopes []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.devices {
+		if d.userCode == userCode {
+			return op.ErrDuplicateUserCode
+		}
+	}
+	s.devices[deviceCode] = &device{userCode: userCode, state: op.DeviceAuthorizationState{
+		ClientID: clientID, Audience: []string{clientID}, Scopes: scopes, Expires: expires,
+	}}
+	return nil
+}
+
+func (s *storage) GetDeviceAuthorizatonState(_ context.Context, clientID, deviceCode string) (*op.DeviceAuthorizationState, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.devices[deviceCode]
+	if !ok || d.state.ClientID != clientID {
+		return nil, errors.New("device code not found")
+	}
+	st := d.state
+	return &st, nil
+}
+
+// decideDevice approves or denies the device authorization of userCode as
+// the configured user, as the provider's page would on the person's phone.
+func (s *storage) decideDevice(userCode string, approve bool) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.devices {
+		if d.userCode == userCode {
+			if approve {
+				d.state.Done, d.state.Subject, d.state.AMR, d.state.AuthTime = true, s.user.Subject, []string{"pwd"}, time.Now()
+			} else {
+				d.state.Denied = true
+			}
+			return nil
+		}
+	}
+	return errors.New("user code not found")
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -283,6 +284,89 @@ func TestOIDCGroupGrantsClusterAccess(t *testing.T) {
 		}
 	})
 
+	// terminal is the CLI's side of a device login: plain HTTPS to bokujo,
+	// no cookie jar, no redirects followed, never a request to the provider.
+	terminal := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.ca}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	post := func(t *testing.T, path string, body any) (int, []byte, *http.Response) {
+		t.Helper()
+		data, _ := json.Marshal(body)
+		resp, err := terminal.Post(s.url+path, "application/json", strings.NewReader(string(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, out, resp
+	}
+	type deviceStart struct {
+		UserCode, VerificationURI, DeviceCode string
+		Interval                              int
+	}
+	var deviceCodes []string
+	startDevice := func(t *testing.T) deviceStart {
+		t.Helper()
+		code, body, _ := post(t, "/v1/auth/corp-sso/device", nil)
+		var ds deviceStart
+		if err := json.Unmarshal(body, &ds); code != http.StatusOK || err != nil || ds.UserCode == "" || ds.DeviceCode == "" || !strings.HasPrefix(ds.VerificationURI, op.Issuer) {
+			t.Fatalf("device start: %d %s\n%s", code, body, grepLines(s.logs.String(), "device"))
+		}
+		deviceCodes = append(deviceCodes, ds.DeviceCode)
+		return ds
+	}
+
+	t.Run("device login from a terminal without a browser", func(t *testing.T) {
+		ds := startDevice(t)
+		code, body, resp := post(t, "/v1/auth/corp-sso/device/token", map[string]string{"deviceCode": ds.DeviceCode})
+		if code != http.StatusAccepted || !strings.Contains(string(body), "AuthorizationPending") || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("poll before approval: %d %s", code, body)
+		}
+		// The person approves on another device.
+		if err := op.ApproveDevice(ds.UserCode); err != nil {
+			t.Fatal(err)
+		}
+		code, body, resp = post(t, "/v1/auth/corp-sso/device/token", map[string]string{"deviceCode": ds.DeviceCode})
+		if code != http.StatusOK || !strings.Contains(string(body), "csrfToken") {
+			t.Fatalf("poll after approval: %d %s", code, body)
+		}
+		var session *http.Cookie
+		for _, ck := range resp.Cookies() {
+			if ck.Name == "bokujo_session" {
+				session = ck
+			}
+		}
+		if session == nil {
+			t.Fatal("no session cookie")
+		}
+		req, _ := http.NewRequest("GET", s.url+"/v1/kubeconfig", nil)
+		req.AddCookie(&http.Cookie{Name: session.Name, Value: session.Value})
+		kresp, err := terminal.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer kresp.Body.Close()
+		kc, _ := io.ReadAll(kresp.Body)
+		if kresp.StatusCode != http.StatusOK || !strings.Contains(string(kc), "name: dev") {
+			t.Errorf("kubeconfig after a device login: %d\n%s", kresp.StatusCode, kc)
+		}
+	})
+
+	t.Run("device login denied by the person", func(t *testing.T) {
+		ds := startDevice(t)
+		if err := op.DenyDevice(ds.UserCode); err != nil {
+			t.Fatal(err)
+		}
+		if code, body, _ := post(t, "/v1/auth/corp-sso/device/token", map[string]string{"deviceCode": ds.DeviceCode}); code != http.StatusUnauthorized {
+			t.Errorf("poll after denial: %d %s", code, body)
+		}
+	})
+
+	t.Run("device login with an invented device code", func(t *testing.T) {
+		if code, body, _ := post(t, "/v1/auth/corp-sso/device/token", map[string]string{"deviceCode": "invented-device-code"}); code != http.StatusUnauthorized {
+			t.Errorf("poll with an invented code: %d %s", code, body)
+		}
+	})
+
 	t.Run("a user disabled in bokujo cannot log in through the provider", func(t *testing.T) {
 		var me struct{ Name string }
 		_, body := b.do(t, "GET", "/v1/me", nil)
@@ -309,7 +393,7 @@ func TestOIDCGroupGrantsClusterAccess(t *testing.T) {
 		})
 	})
 
-	t.Run("no flow secret, code or client secret in the logs", func(t *testing.T) {
+	t.Run("no flow secret, code, device code or client secret in the logs", func(t *testing.T) {
 		logs := s.logs.String()
 		secrets := []string{clientSecret, callback.Query().Get("code"), authorize.Query().Get("state"), authorize.Query().Get("nonce")}
 		for _, v := range b.flowSets {
@@ -321,7 +405,8 @@ func TestOIDCGroupGrantsClusterAccess(t *testing.T) {
 			json.Unmarshal(data, &f)
 			secrets = append(secrets, v, f.Verifier)
 		}
-		if len(b.flowSets) == 0 {
+		secrets = append(secrets, deviceCodes...)
+		if len(b.flowSets) == 0 || len(deviceCodes) == 0 {
 			t.Fatal("no flow cookie recorded")
 		}
 		for _, v := range secrets {
@@ -369,4 +454,15 @@ func TestOIDCProviderTest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// grepLines returns the lines of text that contain word, for failure messages.
+func grepLines(text, word string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, word) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
