@@ -80,3 +80,18 @@ export class Workloads {
     return this.pods.getByRole('row').filter({ has: this.page.getByRole('rowheader', { name: new RegExp(`^${prefix}`) }) });
   }
 }
+
+export class ApplyPage {
+  constructor(page) {
+    this.page = page;
+    this.heading = page.getByRole('heading', { level: 1, name: 'Apply YAML' });
+    this.yaml = page.getByRole('textbox', { name: 'YAML' });
+    this.dryRun = page.getByRole('button', { name: 'Dry run' });
+    this.apply = page.getByRole('button', { name: 'Apply', exact: true });
+  }
+
+  /** result is a document's entry, named by kind and namespace/name. */
+  result(name) {
+    return this.page.getByRole('listitem', { name, exact: true });
+  }
+}

@@ -15,7 +15,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { chromium } from 'playwright-core';
-import { ClusterPage, HomePage, LoginPage, Shell, Workloads } from './pages.mjs';
+import { ApplyPage, ClusterPage, HomePage, LoginPage, Shell, Workloads } from './pages.mjs';
 
 const env = (name, fallback) => {
   const v = process.env[name] ?? fallback;
@@ -135,7 +135,7 @@ scenario('cluster', async (page) => {
 
 // A Deployment created while the page is open shows its pods Running
 // without a reload: the tables follow a watch.
-scenario('workloads live', async (page) => {
+scenario('workloads', async (page) => {
   const w = new Workloads(page);
   await w.namespace.waitFor();
   assert.equal(await w.namespace.inputValue(), 'default');
@@ -183,6 +183,79 @@ scenario('workloads live', async (page) => {
   await page.screenshot({ path: join(outDir, 'workloads-delete-confirm.png') });
   await confirm.getByRole('button', { name: 'Delete' }).click();
   await w.deployment('live').waitFor({ state: 'detached' });
+});
+
+const gpuDemo = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: gpu-demo-config
+data:
+  MODEL: llama
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: gpu-demo
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: gpu-demo}
+  template:
+    metadata:
+      labels: {app: gpu-demo}
+    spec:
+      containers:
+      - name: main
+        image: cuda
+        envFrom:
+        - configMapRef: {name: gpu-demo-config}
+        resources:
+          limits:
+            nvidia.com/gpu: 1
+`;
+
+// Several documents, dry-run first (nothing is created, a wrong document
+// is named with the reason), then applied; the pods go Running live.
+scenario('apply', async (page) => {
+  await page.getByRole('link', { name: 'Apply YAML' }).click();
+  const apply = new ApplyPage(page);
+  await apply.heading.waitFor();
+  await apply.yaml.fill(gpuDemo + '---\napiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: nope\n');
+  assert.equal(await apply.apply.isDisabled(), true, 'no apply before a dry run');
+  await apply.dryRun.click();
+  const widget = apply.result('Widget nope');
+  await widget.getByRole('alert').filter({ hasText: 'Document 3 (line 29): This cluster does not serve Widget in example.com/v1.' }).waitFor();
+  await apply.result('ConfigMap default/gpu-demo-config').getByText('Will be created').waitFor();
+  assert.equal(await apply.apply.isDisabled(), true, 'no apply while a document fails');
+
+  await apply.yaml.fill(gpuDemo);
+  await apply.dryRun.click();
+  const deployment = apply.result('Deployment default/gpu-demo');
+  await deployment.getByText('Will be created').waitFor();
+  const diff = deployment.getByLabel('Changes to Deployment default/gpu-demo');
+  assert.match(await diff.innerText(), /^\+\s+nvidia\.com\/gpu: "1"$/m);
+  assert.match(await diff.innerText(), /^\+\s+replicas: 2$/m);
+  const before = await page.request.get('/k8s/clusters/dev/apis/apps/v1/namespaces/default/deployments/gpu-demo');
+  assert.equal(before.status(), 404, 'a dry run creates nothing');
+  await page.screenshot({ path: join(outDir, 'apply-dry-run.png'), fullPage: true });
+
+  await apply.apply.click();
+  await deployment.getByText('Created', { exact: true }).waitFor();
+  await apply.result('ConfigMap default/gpu-demo-config').getByText('Created', { exact: true }).waitFor();
+  await page.screenshot({ path: join(outDir, 'apply-applied.png'), fullPage: true });
+
+  // The same YAML again changes nothing.
+  await apply.dryRun.click();
+  await page.getByRole('heading', { name: 'Dry run results' }).waitFor();
+  await deployment.getByText('Unchanged', { exact: true }).waitFor();
+  await apply.result('ConfigMap default/gpu-demo-config').getByText('Unchanged', { exact: true }).waitFor();
+
+  await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'dev' }).click();
+  const w = new Workloads(page);
+  await w.deployment('gpu-demo').getByRole('cell', { name: '2/2', exact: true }).waitFor();
+  const pods = w.podRows('gpu-demo-');
+  for (let i = 0; i < 2; i++) await pods.nth(i).getByText('Running', { exact: true }).waitFor();
+  await page.screenshot({ path: join(outDir, 'apply-pods-running.png'), fullPage: true });
 });
 
 scenario('japanese', async (page) => {
@@ -243,16 +316,16 @@ scenario('alice', async (page) => {
   // delete forged from her session.
   await page.goto('/clusters/dev?namespace=default');
   const w = new Workloads(page);
-  await w.deployment('train').getByRole('cell', { name: '3/3', exact: true }).waitFor();
-  await w.podRows('train-').first().waitFor();
+  await w.deployment('gpu-demo').getByRole('cell', { name: '2/2', exact: true }).waitFor();
+  await w.podRows('gpu-demo-').first().waitFor();
   assert.equal(await w.deployments.getByRole('button', { name: /^(Scale|Delete) / }).count(), 0, 'no action buttons for a viewer');
   assert.equal(await w.deployments.getByRole('columnheader', { name: 'Actions' }).count(), 0);
   await page.screenshot({ path: join(outDir, 'alice-workloads.png'), fullPage: true });
   const csrf = (await (await page.request.get('/v1/me')).json()).csrfToken;
-  const forged = await page.request.delete('/k8s/clusters/dev/apis/apps/v1/namespaces/default/deployments/train', { headers: { 'X-CSRF-Token': csrf } });
+  const forged = await page.request.delete('/k8s/clusters/dev/apis/apps/v1/namespaces/default/deployments/gpu-demo', { headers: { 'X-CSRF-Token': csrf } });
   assert.equal(forged.status(), 403, 'the apiserver refuses a viewer’s delete');
   assert.equal((await forged.json()).reason, 'Forbidden');
-  await w.deployment('train').waitFor();
+  await w.deployment('gpu-demo').waitFor();
 
   const shell = new Shell(page);
   await shell.accountMenu.click();

@@ -1,5 +1,5 @@
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { useState } from 'react';
+import { lazy, Suspense, useState } from 'react';
 import { BrowserRouter, Navigate, Outlet, Route, Routes, useLocation } from 'react-router';
 import { LoginPage } from './components/auth/LoginPage';
 import { ClusterListPage } from './components/cluster/ClusterListPage';
@@ -9,6 +9,10 @@ import { NotFoundPage } from './components/common/NotFoundPage';
 import { AppShell } from './components/layout/AppShell';
 import { ApiError } from './lib/api';
 import { SessionProvider, useSession } from './lib/session';
+
+// The YAML parser is most of the apply page's weight: it loads with the
+// page, not with the app.
+const ApplyPage = lazy(() => import('./components/apply/ApplyPage').then((m) => ({ default: m.ApplyPage })));
 
 export function newQueryClient(): QueryClient {
   return new QueryClient({
@@ -47,6 +51,11 @@ export function AppRoutes() {
       <Route element={<RequireAuth />}>
         <Route path="/" element={<ClusterListPage />} />
         <Route path="/clusters/:name" element={<ClusterPage />} />
+        <Route path="/clusters/:name/apply" element={
+            <Suspense fallback={<Loading />}>
+              <ApplyPage />
+            </Suspense>
+          } />
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>

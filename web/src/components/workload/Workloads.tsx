@@ -1,6 +1,6 @@
 import { useId } from 'react';
 import { useTranslation } from 'react-i18next';
-import { useSearchParams } from 'react-router';
+import { Link, useSearchParams } from 'react-router';
 import { useNamespaces } from '../../lib/k8s/namespace';
 import { DeploymentList } from '../deployment/List';
 import { PodList } from '../pod/List';
@@ -41,6 +41,9 @@ export function Workloads({ cluster }: { cluster: string }) {
               </option>
             ))}
           </select>
+          <Link className="button primary" to={`/clusters/${encodeURIComponent(cluster)}/apply?namespace=${encodeURIComponent(namespace)}`}>
+            {t('Apply YAML')}
+          </Link>
         </div>
       </div>
       <h3 id="deployments-title" className="subsection">{t('glossary|Deployments')}</h3>
