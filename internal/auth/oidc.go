@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -96,21 +97,78 @@ func oidcHTTPClient(spec *v1alpha1.OIDCProviderSpec) (*http.Client, error) {
 	}}, nil
 }
 
-// oidcClient discovers provider p. redirectURL may be empty for a test.
-func (s *Service) oidcClient(ctx context.Context, p *v1alpha1.AuthProvider, redirectURL string) (*oidcClient, error) {
+// oidcDiscoveryTTL is how long a provider's discovery document, and with
+// it the key set go-oidc caches, is reused across logins: without it every
+// login and every device poll would fetch both again. A changed
+// AuthProvider or client secret takes effect at once.
+const oidcDiscoveryTTL = 5 * time.Minute
+
+// oidcClients caches discovered providers by AuthProvider name.
+type oidcClients struct {
+	mu sync.Mutex
+	m  map[string]oidcClientEntry
+}
+
+type oidcClientEntry struct {
+	version string
+	client  *oidcClient
+	expires time.Time
+}
+
+// oidcClient returns provider p discovered, from the cache unless fresh.
+// redirectURL may be empty when no redirect follows.
+func (s *Service) oidcClient(ctx context.Context, p *v1alpha1.AuthProvider, redirectURL string, fresh bool) (*oidcClient, error) {
 	spec := p.Spec.OIDC
 	if spec == nil {
 		return nil, fmt.Errorf("%w: no oidc settings", errProviderConfig)
 	}
-	hc, err := oidcHTTPClient(spec)
-	if err != nil {
-		return nil, err
-	}
 	secret := ""
 	if spec.ClientSecretRef != nil {
+		var err error
 		if secret, err = s.secretValue(ctx, *spec.ClientSecretRef, v1alpha1.ClientSecretSecretKey); err != nil {
 			return nil, err
 		}
+	}
+	sum := sha256.Sum256([]byte(secret))
+	version := string(p.UID) + "/" + p.ResourceVersion + "/" + base64.RawURLEncoding.EncodeToString(sum[:])
+	now := s.clock.Now()
+	c := s.oidcClients.get(p.Name, version, now)
+	if c == nil || fresh {
+		var err error
+		if c, err = s.discoverOIDC(ctx, spec, secret); err != nil {
+			return nil, err
+		}
+		s.oidcClients.put(p.Name, oidcClientEntry{version: version, client: c, expires: now.Add(oidcDiscoveryTTL)})
+	}
+	cp := *c
+	cp.oauth.RedirectURL = redirectURL
+	return &cp, nil
+}
+
+func (cs *oidcClients) get(name, version string, now time.Time) *oidcClient {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	e, ok := cs.m[name]
+	if !ok || e.version != version || !now.Before(e.expires) {
+		return nil
+	}
+	return e.client
+}
+
+func (cs *oidcClients) put(name string, e oidcClientEntry) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.m == nil {
+		cs.m = map[string]oidcClientEntry{}
+	}
+	cs.m[name] = e
+}
+
+// discoverOIDC reads the provider's discovery document.
+func (s *Service) discoverOIDC(ctx context.Context, spec *v1alpha1.OIDCProviderSpec, secret string) (*oidcClient, error) {
+	hc, err := oidcHTTPClient(spec)
+	if err != nil {
+		return nil, err
 	}
 	prov, err := oidc.NewProvider(oidc.ClientContext(ctx, hc), spec.IssuerURL)
 	if err != nil {
@@ -123,7 +181,7 @@ func (s *Service) oidcClient(ctx context.Context, p *v1alpha1.AuthProvider, redi
 	scopes = append([]string{oidc.ScopeOpenID}, slices.DeleteFunc(slices.Clone(scopes), func(sc string) bool { return sc == oidc.ScopeOpenID })...)
 	return &oidcClient{
 		spec: spec, http: hc, provider: prov,
-		oauth: oauth2.Config{ClientID: spec.ClientID, ClientSecret: secret, Endpoint: prov.Endpoint(), RedirectURL: redirectURL, Scopes: scopes},
+		oauth: oauth2.Config{ClientID: spec.ClientID, ClientSecret: secret, Endpoint: prov.Endpoint(), Scopes: scopes},
 		verifier: prov.VerifierContext(oidc.ClientContext(context.Background(), hc), &oidc.Config{
 			ClientID: spec.ClientID, SupportedSigningAlgs: oidcSigningAlgs, Now: s.clock.Now,
 		}),
@@ -148,7 +206,7 @@ func (s *Service) handleOIDCStart(w http.ResponseWriter, r *http.Request) {
 		s.writeExternalLoginError(w, r, err)
 		return
 	}
-	c, err := s.oidcClient(r.Context(), p, callbackURL(r, name))
+	c, err := s.oidcClient(r.Context(), p, callbackURL(r, name), false)
 	if err != nil {
 		s.writeExternalLoginError(w, r, fmt.Errorf("oidc start via %s: %w", name, err))
 		return
@@ -258,7 +316,7 @@ func (s *Service) loginOIDC(ctx context.Context, provider, code string, flow *oi
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.oidcClient(ctx, p, redirectURL)
+	c, err := s.oidcClient(ctx, p, redirectURL, false)
 	if err != nil {
 		return nil, fmt.Errorf("oidc login via %s: %w", provider, err)
 	}
@@ -399,7 +457,7 @@ func (s *Service) testRedirectProvider(ctx context.Context, ap *v1alpha1.AuthPro
 	if ap.Spec.Type != v1alpha1.AuthProviderOIDC {
 		return &testError{reason: v1alpha1.AuthProviderReasonInvalidConfig, err: fmt.Errorf("testing %s providers is not supported", ap.Spec.Type)}
 	}
-	c, err := s.oidcClient(ctx, ap, "")
+	c, err := s.oidcClient(ctx, ap, "", true)
 	if err != nil {
 		return &testError{reason: discoveryReason(err), err: err}
 	}

@@ -97,7 +97,7 @@ func (s *Service) handleDeviceStart(w http.ResponseWriter, r *http.Request) {
 		s.writeExternalLoginError(w, r, err)
 		return
 	}
-	c, err := s.oidcClient(r.Context(), p, "")
+	c, err := s.oidcClient(r.Context(), p, "", false)
 	if err == nil && c.oauth.Endpoint.DeviceAuthURL == "" {
 		err = fmt.Errorf("%w: the provider offers no device authorization endpoint", errProviderConfig)
 	}
@@ -167,7 +167,7 @@ func (s *Service) loginDevice(ctx context.Context, provider, deviceCode, sourceI
 		failed = true
 		return nil, 0, fmt.Errorf("device login via %s: %w: no device code", provider, ErrInvalidCredentials)
 	}
-	c, err := s.oidcClient(ctx, p, "")
+	c, err := s.oidcClient(ctx, p, "", false)
 	if err != nil {
 		return nil, 0, fmt.Errorf("device login via %s: %w", provider, err)
 	}

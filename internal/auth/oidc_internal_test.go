@@ -206,3 +206,27 @@ func TestOIDCFlowCookie(t *testing.T) {
 		})
 	}
 }
+
+func TestOIDCClientCache(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var cs oidcClients
+	c := &oidcClient{}
+	if cs.get("corp", "v1", now) != nil {
+		t.Fatal("empty cache returned a client")
+	}
+	cs.put("corp", oidcClientEntry{version: "v1", client: c, expires: now.Add(oidcDiscoveryTTL)})
+	for _, tc := range []struct {
+		name, provider, version string
+		at                      time.Time
+		want                    *oidcClient
+	}{
+		{"same provider and version", "corp", "v1", now, c},
+		{"provider or secret changed", "corp", "v2", now, nil},
+		{"another provider", "other", "v1", now, nil},
+		{"discovery too old", "corp", "v1", now.Add(oidcDiscoveryTTL), nil},
+	} {
+		if got := cs.get(tc.provider, tc.version, tc.at); got != tc.want {
+			t.Errorf("%s: got %p, want %p", tc.name, got, tc.want)
+		}
+	}
+}

@@ -102,6 +102,7 @@ type Service struct {
 	hasher      *hasher
 	usage       *usageRecorder
 	csrfKey     []byte
+	oidcClients oidcClients
 }
 
 // New checks opts, registers the cache indexes authentication needs, and
