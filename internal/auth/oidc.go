@@ -195,10 +195,6 @@ func callbackURL(r *http.Request, provider string) string {
 	return "https://" + r.Host + "/v1/auth/" + provider + "/callback"
 }
 
-func randomString() string {
-	return rand.Text()
-}
-
 func (s *Service) handleOIDCStart(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("provider")
 	p, err := s.provider(r.Context(), name, v1alpha1.AuthProviderOIDC)
@@ -212,7 +208,7 @@ func (s *Service) handleOIDCStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	flow := oidcFlow{
-		Provider: name, State: randomString(), Nonce: randomString(), Verifier: oauth2.GenerateVerifier(),
+		Provider: name, State: rand.Text(), Nonce: rand.Text(), Verifier: oauth2.GenerateVerifier(),
 		Expires: s.clock.Now().Add(oidcFlowTTL).Unix(),
 	}
 	http.SetCookie(w, s.flowCookie(flow))
@@ -279,9 +275,9 @@ func (s *Service) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("provider")
 	flow, err := s.readFlow(r, name)
 	// One use only: whatever happens next, this flow is spent.
-	clear := s.flowCookie(oidcFlow{Provider: name})
-	clear.Value, clear.MaxAge = "", -1
-	http.SetCookie(w, clear)
+	spent := s.flowCookie(oidcFlow{Provider: name})
+	spent.Value, spent.MaxAge = "", -1
+	http.SetCookie(w, spent)
 	w.Header().Set("Cache-Control", "no-store")
 	if err != nil {
 		s.log.InfoContext(r.Context(), "oidc callback refused", "provider", name, "reason", err.Error(), "source", s.clientIP(r))
