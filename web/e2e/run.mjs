@@ -256,6 +256,17 @@ scenario('apply', async (page) => {
   const pods = w.podRows('gpu-demo-');
   for (let i = 0; i < 2; i++) await pods.nth(i).getByText('Running', { exact: true }).waitFor();
   await page.screenshot({ path: join(outDir, 'apply-pods-running.png'), fullPage: true });
+
+  // A pod's page: containers, conditions, events and its YAML.
+  const podName = await pods.first().getByRole('rowheader').textContent();
+  await pods.first().getByRole('link', { name: podName }).click();
+  await page.getByRole('heading', { level: 1, name: podName }).waitFor();
+  await page.getByRole('table', { name: 'Containers' }).getByRole('rowheader', { name: 'main', exact: true }).waitFor();
+  await page.getByRole('table', { name: 'Conditions' }).getByRole('rowheader', { name: 'Ready', exact: true }).waitFor();
+  assert.match(await page.getByRole('region', { name: 'YAML' }).or(page.getByLabel('YAML')).first().innerText(), /nvidia\.com\/gpu: "1"/);
+  await page.screenshot({ path: join(outDir, 'pod-details.png'), fullPage: true });
+  await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'dev' }).click();
+  await w.deployment('gpu-demo').waitFor();
 });
 
 scenario('japanese', async (page) => {

@@ -14,6 +14,8 @@ import { SessionProvider, useSession } from './lib/session';
 // page, not with the app.
 const ApplyPage = lazy(() => import('./components/apply/ApplyPage').then((m) => ({ default: m.ApplyPage })));
 
+const PodDetails = lazy(() => import('./components/pod/Details').then((m) => ({ default: m.PodDetails })));
+
 export function newQueryClient(): QueryClient {
   return new QueryClient({
     defaultOptions: {
@@ -51,11 +53,22 @@ export function AppRoutes() {
       <Route element={<RequireAuth />}>
         <Route path="/" element={<ClusterListPage />} />
         <Route path="/clusters/:name" element={<ClusterPage />} />
-        <Route path="/clusters/:name/apply" element={
+        <Route
+          path="/clusters/:name/namespaces/:namespace/pods/:pod"
+          element={
+            <Suspense fallback={<Loading />}>
+              <PodDetails />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/clusters/:name/apply"
+          element={
             <Suspense fallback={<Loading />}>
               <ApplyPage />
             </Suspense>
-          } />
+          }
+        />
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>

@@ -1,5 +1,6 @@
 import { useMemo } from 'react';
 import { useTranslation } from 'react-i18next';
+import { Link } from 'react-router';
 import { formatAge } from '../../lib/k8s/age';
 import { PodKind, summarizePod, type Pod, type PodSummary } from '../../lib/k8s/pod';
 import { useWatchList } from '../../lib/k8s/watch';
@@ -16,7 +17,16 @@ export function PodList({ cluster, namespace }: { cluster: string; namespace: st
   const now = useNow();
   const rows = useMemo(() => live.items?.map(summarizePod) ?? [], [live.items]);
   const columns: Column<PodSummary>[] = [
-    { id: 'name', header: t('Name'), value: (p) => p.name },
+    {
+      id: 'name',
+      header: t('Name'),
+      value: (p) => p.name,
+      render: (p) => (
+        <Link className="row-link" to={`/clusters/${encodeURIComponent(cluster)}/namespaces/${encodeURIComponent(p.namespace)}/pods/${encodeURIComponent(p.name)}`}>
+          {p.name}
+        </Link>
+      ),
+    },
     { id: 'status', header: t('Status'), value: (p) => p.status, render: (p) => <StatusBadge tone={p.tone}>{p.status}</StatusBadge> },
     { id: 'ready', header: t('Ready'), value: (p) => p.ready, render: (p) => `${p.ready}/${p.containers}`, numeric: true },
     { id: 'restarts', header: t('Restarts'), value: (p) => p.restarts, numeric: true },

@@ -68,6 +68,7 @@ export function resourcePath(kind: ResourceKind, at: Locator = {}): string {
 export interface ListOptions {
   namespace?: string;
   labelSelector?: string;
+  fieldSelector?: string;
   limit?: number;
   signal?: AbortSignal;
 }
@@ -76,6 +77,7 @@ export interface ListOptions {
 export function list<T extends KubeObject>(cluster: string, kind: ResourceKind, opts: ListOptions = {}): Promise<KubeList<T>> {
   const query = new URLSearchParams();
   if (opts.labelSelector) query.set('labelSelector', opts.labelSelector);
+  if (opts.fieldSelector) query.set('fieldSelector', opts.fieldSelector);
   if (opts.limit) query.set('limit', String(opts.limit));
   const qs = query.toString();
   const path = resourcePath(kind, { namespace: opts.namespace }) + (qs ? `?${qs}` : '');

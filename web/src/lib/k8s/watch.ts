@@ -87,8 +87,9 @@ export class LineSplitter {
   }
 }
 
-export function watchPath(cluster: string, kind: ResourceKind, namespace: string | undefined, resourceVersion: string): string {
+export function watchPath(cluster: string, kind: ResourceKind, namespace: string | undefined, resourceVersion: string, fieldSelector = ''): string {
   const q = new URLSearchParams({ watch: '1', allowWatchBookmarks: 'true', resourceVersion });
+  if (fieldSelector) q.set('fieldSelector', fieldSelector);
   return clusterPath(cluster, resourcePath(kind, { namespace })) + '?' + q.toString();
 }
 
@@ -117,14 +118,15 @@ export async function runWatch<T extends KubeObject>(
   signal: AbortSignal,
   onState: (s: WatchState<T>) => void,
   onError: (err: unknown) => void,
+  fieldSelector = '',
 ): Promise<void> {
   let backoff = 1000;
   while (!signal.aborted) {
     try {
-      let state = fromList(await list<T>(cluster, kind, { namespace, signal }));
+      let state = fromList(await list<T>(cluster, kind, { namespace, signal, fieldSelector }));
       onState(state);
       while (!signal.aborted) {
-        const body = await stream(watchPath(cluster, kind, namespace, state.resourceVersion), signal);
+        const body = await stream(watchPath(cluster, kind, namespace, state.resourceVersion, fieldSelector), signal);
         const reader = body.getReader();
         const lines = new LineSplitter();
         for (;;) {
@@ -158,8 +160,11 @@ export interface LiveList<T extends KubeObject> {
   error: unknown;
 }
 
-/** useWatchList is a live list of kind in a namespace (all when undefined). */
-export function useWatchList<T extends KubeObject>(cluster: string, kind: ResourceKind, namespace: string | undefined, enabled = true): LiveList<T> {
+/**
+ * useWatchList is a live list of kind in a namespace (all when undefined),
+ * narrowed by fieldSelector (metadata.name=x for one object).
+ */
+export function useWatchList<T extends KubeObject>(cluster: string, kind: ResourceKind, namespace: string | undefined, enabled = true, fieldSelector = ''): LiveList<T> {
   const [live, setLive] = useState<LiveList<T>>({ items: undefined, error: undefined });
   useEffect(() => {
     setLive({ items: undefined, error: undefined });
@@ -172,8 +177,9 @@ export function useWatchList<T extends KubeObject>(cluster: string, kind: Resour
       ctl.signal,
       (s) => setLive({ items: [...s.items.values()], error: undefined }),
       (error) => setLive((prev) => ({ ...prev, error })),
+      fieldSelector,
     );
     return () => ctl.abort();
-  }, [cluster, kind, namespace, enabled]);
+  }, [cluster, kind, namespace, enabled, fieldSelector]);
   return live;
 }
