@@ -16,14 +16,15 @@ import (
 )
 
 func newLoginCommand(s Streams) *cobra.Command {
-	var username, caFile string
-	var passwordStdin bool
+	var username, caFile, provider string
+	var passwordStdin, sso bool
 	cmd := &cobra.Command{
 		Use:   "login URL",
 		Short: "Log in to a bokujo server and keep an API token for the CLI",
 		Long: `Log in to a bokujo server with a local user. The CLI keeps an API token
 (not the password) in its config file (` + "`$BOKUJO_CONFIG`" + ` or ~/.config/bokujo/config.json).`,
-		Example: `  bokujo login https://localhost:8443 --ca-file ~/.local/state/bokujo/pki/ca.crt --username admin`,
+		Example: `  bokujo login https://localhost:8443 --ca-file ~/.local/state/bokujo/pki/ca.crt --username admin
+  bokujo login https://bokujo.example.com --sso            # single sign-on from a terminal without a browser`,
 		Args:    exactArgs(1, "URL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			u, err := url.Parse(args[0])
@@ -36,24 +37,32 @@ func newLoginCommand(s Streams) *cobra.Command {
 					return fmt.Errorf("read --ca-file: %w", err)
 				}
 			}
-			if username == "" {
-				return errors.New("--username is required")
-			}
-			password, err := readPassword(s, passwordStdin)
-			if err != nil {
-				return err
-			}
 			c, err := newAPIClient(u.String(), ca, "")
 			if err != nil {
 				return err
 			}
-			var login struct {
-				CSRFToken string `json:"csrfToken"`
+			if sso {
+				name, err := deviceLogin(cmd.Context(), s, c, provider)
+				if err != nil {
+					return err
+				}
+				username = name
+			} else {
+				if username == "" {
+					return errors.New("--username is required (or --sso to log in with your identity provider)")
+				}
+				password, err := readPassword(s, passwordStdin)
+				if err != nil {
+					return err
+				}
+				var login struct {
+					CSRFToken string `json:"csrfToken"`
+				}
+				if err := c.do("POST", "/v1/login", map[string]string{"username": username, "password": password}, &login); err != nil {
+					return fmt.Errorf("login failed: %w", err)
+				}
+				c.csrf = login.CSRFToken
 			}
-			if err := c.do("POST", "/v1/login", map[string]string{"username": username, "password": password}, &login); err != nil {
-				return fmt.Errorf("login failed: %w", err)
-			}
-			c.csrf = login.CSRFToken
 			host, _ := os.Hostname()
 			var tok struct {
 				Token string `json:"token"`
@@ -73,6 +82,8 @@ func newLoginCommand(s Streams) *cobra.Command {
 	cmd.Flags().StringVarP(&username, "username", "u", "", "local user name")
 	cmd.Flags().StringVar(&caFile, "ca-file", "", "CA certificate that signed the server's certificate")
 	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from standard input")
+	cmd.Flags().BoolVar(&sso, "sso", false, "log in with an OIDC identity provider by the device flow: open the printed URL on any device")
+	cmd.Flags().StringVar(&provider, "provider", "", "with --sso: the provider's name (default: the only OIDC provider)")
 	return cmd
 }
 

@@ -34,9 +34,10 @@ import (
 
 // server is a running bokujo with the logs it wrote.
 type server struct {
-	app  *app.App
-	url  string
-	ca   *x509.CertPool
+	app    *app.App
+	url    string
+	ca     *x509.CertPool
+	caFile string
 	logs *syncBuffer
 }
 
@@ -93,7 +94,11 @@ func startServer(t *testing.T) *server {
 	t.Cleanup(a.Stop)
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca.CertPEM)
-	return &server{app: a, url: "https://" + addr, ca: pool, logs: logs}
+	caFile := filepath.Join(t.TempDir(), "ca.crt")
+	if err := os.WriteFile(caFile, ca.CertPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &server{app: a, url: "https://" + addr, ca: pool, caFile: caFile, logs: logs}
 }
 
 // browser is a client with a cookie jar, as the web UI runs.

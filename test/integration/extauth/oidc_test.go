@@ -1,6 +1,7 @@
 package extauth_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -11,6 +12,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -348,6 +350,51 @@ func TestOIDCGroupGrantsClusterAccess(t *testing.T) {
 		kc, _ := io.ReadAll(kresp.Body)
 		if kresp.StatusCode != http.StatusOK || !strings.Contains(string(kc), "name: dev") {
 			t.Errorf("kubeconfig after a device login: %d\n%s", kresp.StatusCode, kc)
+		}
+	})
+
+	t.Run("bokujo login --sso from a terminal", func(t *testing.T) {
+		cfg := filepath.Join(t.TempDir(), "config.json")
+		ctx, cancel := context.WithTimeout(context.Background(), framework.Medium)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, filepath.Join(framework.BinDir(t), "bokujo"), "login", s.url, "--sso", "--ca-file", s.caFile)
+		cmd.Env = append(os.Environ(), "BOKUJO_CONFIG="+cfg)
+		stderr, _ := cmd.StderrPipe()
+		var stdout strings.Builder
+		cmd.Stdout = &stdout
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Read the code the CLI prints and approve it as the person would.
+		sc := bufio.NewScanner(stderr)
+		var userCode string
+		for sc.Scan() {
+			line := strings.TrimSpace(sc.Text())
+			if strings.HasPrefix(line, "To log in, open ") {
+				for sc.Scan() {
+					if c := strings.TrimSpace(sc.Text()); c != "" {
+						userCode = c
+						break
+					}
+				}
+				break
+			}
+		}
+		if userCode == "" {
+			t.Fatal("the CLI printed no user code")
+		}
+		if err := op.ApproveDevice(userCode); err != nil {
+			t.Fatal(err)
+		}
+		go func() { _, _ = io.Copy(io.Discard, stderr) }()
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("bokujo login --sso: %v\n%s", err, stdout.String())
+		}
+		kcmd := exec.CommandContext(ctx, filepath.Join(framework.BinDir(t), "bokujo"), "kubeconfig")
+		kcmd.Env = append(os.Environ(), "BOKUJO_CONFIG="+cfg)
+		kc, err := kcmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(kc), "name: dev") {
+			t.Fatalf("kubeconfig after an SSO login from the CLI: %v\n%s", err, kc)
 		}
 	})
 
