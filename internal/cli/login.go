@@ -25,7 +25,7 @@ func newLoginCommand(s Streams) *cobra.Command {
 (not the password) in its config file (` + "`$BOKUJO_CONFIG`" + ` or ~/.config/bokujo/config.json).`,
 		Example: `  bokujo login https://localhost:8443 --ca-file ~/.local/state/bokujo/pki/ca.crt --username admin
   bokujo login https://bokujo.example.com --sso            # single sign-on from a terminal without a browser`,
-		Args:    exactArgs(1, "URL"),
+		Args: exactArgs(1, "URL"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			u, err := url.Parse(args[0])
 			if err != nil || u.Scheme != "https" || u.Host == "" {

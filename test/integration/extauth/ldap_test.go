@@ -38,7 +38,7 @@ type server struct {
 	url    string
 	ca     *x509.CertPool
 	caFile string
-	logs *syncBuffer
+	logs   *syncBuffer
 }
 
 type syncBuffer struct {
