@@ -274,6 +274,9 @@ scenario('japanese', async (page) => {
   await shell.language('Language').selectOption('ja');
   await page.getByRole('heading', { level: 2, name: 'ノード' }).waitFor();
   await page.getByRole('heading', { level: 2, name: '接続方法' }).waitFor();
+  await page.getByRole('heading', { level: 2, name: 'ワークロード' }).waitFor();
+  await page.getByRole('searchbox', { name: 'Deploymentを検索' }).waitFor();
+  await page.getByRole('columnheader', { name: '再起動' }).waitFor();
   assert.equal(await page.locator('html').getAttribute('lang'), 'ja');
   // The choice survives a reload.
   await page.reload();

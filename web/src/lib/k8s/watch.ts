@@ -94,6 +94,8 @@ export function watchPath(cluster: string, kind: ResourceKind, namespace: string
 }
 
 const MAX_BACKOFF_MS = 30_000;
+/** A watch that ends this soon without an event counts as a failure. */
+const QUICK_END_MS = 1000;
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -126,21 +128,29 @@ export async function runWatch<T extends KubeObject>(
       let state = fromList(await list<T>(cluster, kind, { namespace, signal, fieldSelector }));
       onState(state);
       while (!signal.aborted) {
+        const started = Date.now();
         const body = await stream(watchPath(cluster, kind, namespace, state.resourceVersion, fieldSelector), signal);
         const reader = body.getReader();
         const lines = new LineSplitter();
+        let events = 0;
         for (;;) {
           const { done, value } = await reader.read();
           if (done) break;
-          const events = lines.push(value).map((l) => JSON.parse(l) as WatchEvent<T>);
-          const next = applyEvents(state, events);
+          const batch = lines.push(value).map((l) => JSON.parse(l) as WatchEvent<T>);
+          events += batch.length;
+          const next = applyEvents(state, batch);
           if (next !== state) {
             state = next;
             onState(state);
           }
           backoff = 1000;
         }
-        // The server ended the watch (its timeout): resume where we were.
+        // The server ended the watch (its timeout): resume where we were,
+        // but not in a tight loop when something ends every watch at once.
+        if (events === 0 && Date.now() - started < QUICK_END_MS) {
+          await sleep(backoff, signal);
+          backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+        }
       }
     } catch (err) {
       if (signal.aborted) return;
