@@ -172,11 +172,17 @@ export function ApplyPage() {
             {busy === 'apply' ? t('Applying…') : t('Apply')}
           </button>
           {results !== null && !current && !applied && <span className="muted">{t('The YAML changed since the dry run: run it again.')}</span>}
+          {results === null && <span className="muted">{t('Apply becomes available once a dry run passes for every document.')}</span>}
         </div>
       </div>
       {results !== null && (
         <section className="section" aria-labelledby="results-title">
           <h2 id="results-title">{applied ? t('Apply results') : t('Dry run results')}</h2>
+          {applied && (
+            <p>
+              <Link to={`/clusters/${encodeURIComponent(cluster)}?namespace=${encodeURIComponent(namespace)}`}>{t('See the workloads in {{namespace}}', { namespace })}</Link>
+            </p>
+          )}
           {results.length === 0 ? (
             <p className="empty-inline">{t('No objects found in the YAML.')}</p>
           ) : (
