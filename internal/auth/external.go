@@ -229,6 +229,18 @@ func (s *Service) writeExternalGroups(ctx context.Context, name string, groups [
 
 // provider reads the enabled AuthProvider name of type typ.
 func (s *Service) provider(ctx context.Context, name string, typ v1alpha1.AuthProviderType) (*v1alpha1.AuthProvider, error) {
+	p, err := s.enabledProvider(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if p.Spec.Type != typ {
+		return nil, ErrProviderNotFound
+	}
+	return p, nil
+}
+
+// enabledProvider reads the enabled AuthProvider name, of any type.
+func (s *Service) enabledProvider(ctx context.Context, name string) (*v1alpha1.AuthProvider, error) {
 	var p v1alpha1.AuthProvider
 	if err := s.cache.Get(ctx, client.ObjectKey{Name: name}, &p); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -236,7 +248,7 @@ func (s *Service) provider(ctx context.Context, name string, typ v1alpha1.AuthPr
 		}
 		return nil, fmt.Errorf("read auth provider %s: %w", name, err)
 	}
-	if p.Spec.Type != typ || p.Spec.State == v1alpha1.AuthProviderDisabled || p.DeletionTimestamp != nil {
+	if p.Spec.State == v1alpha1.AuthProviderDisabled || p.DeletionTimestamp != nil {
 		return nil, ErrProviderNotFound
 	}
 	return &p, nil

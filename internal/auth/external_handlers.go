@@ -109,6 +109,8 @@ func (s *Service) writeExternalLoginError(w http.ResponseWriter, r *http.Request
 	switch {
 	case errors.Is(err, ErrProviderNotFound):
 		writeError(w, http.StatusNotFound, CodeNotFound, "identity provider not found")
+	case errors.Is(err, ErrNotAllowed):
+		writeError(w, http.StatusForbidden, CodeForbidden, "your account is not a member of an organization allowed to log in here; ask an administrator")
 	case errors.Is(err, ErrInvalidCredentials), errors.Is(err, ErrUserDisabled):
 		s.writeVerifyError(w, r, err, http.StatusUnauthorized)
 	case isThrottled(err):

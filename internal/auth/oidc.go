@@ -58,19 +58,22 @@ var (
 // use without the code, which only the provider's redirect carries.
 type oidcFlow struct {
 	Provider string `json:"p"`
-	State    string `json:"s"`
-	Nonce    string `json:"n"`
-	Verifier string `json:"v"`
-	Expires  int64  `json:"e"`
+	// Type is the provider's type when the login started; empty in
+	// cookies written before GitHub logins existed, which were OIDC.
+	Type     v1alpha1.AuthProviderType `json:"t,omitempty"`
+	State    string                    `json:"s"`
+	Nonce    string                    `json:"n"`
+	Verifier string                    `json:"v"`
+	Expires  int64                     `json:"e"`
 }
 
-// registerRedirectFlows adds the browser redirect flows of OIDC:
+// registerRedirectFlows adds the browser redirect flows of OIDC and GitHub:
 //
 //	GET /v1/auth/{provider}/start     redirect to the provider
 //	GET /v1/auth/{provider}/callback  the provider's redirect back; opens a session
 func (s *Service) registerRedirectFlows(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/auth/{provider}/start", s.handleOIDCStart)
-	mux.HandleFunc("GET /v1/auth/{provider}/callback", s.handleOIDCCallback)
+	mux.HandleFunc("GET /v1/auth/{provider}/start", s.handleRedirectStart)
+	mux.HandleFunc("GET /v1/auth/{provider}/callback", s.handleRedirectCallback)
 	s.registerDeviceFlow(mux)
 }
 
@@ -195,20 +198,33 @@ func callbackURL(r *http.Request, provider string) string {
 	return "https://" + r.Host + "/v1/auth/" + provider + "/callback"
 }
 
-func (s *Service) handleOIDCStart(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("provider")
-	p, err := s.provider(r.Context(), name, v1alpha1.AuthProviderOIDC)
+// handleRedirectStart starts the login of whichever redirect provider
+// (OIDC or GitHub) the name designates.
+func (s *Service) handleRedirectStart(w http.ResponseWriter, r *http.Request) {
+	p, err := s.enabledProvider(r.Context(), r.PathValue("provider"))
 	if err != nil {
 		s.writeExternalLoginError(w, r, err)
 		return
 	}
+	switch p.Spec.Type {
+	case v1alpha1.AuthProviderOIDC:
+		s.startOIDC(w, r, p)
+	case v1alpha1.AuthProviderGitHub:
+		s.startGitHub(w, r, p)
+	default:
+		s.writeExternalLoginError(w, r, ErrProviderNotFound)
+	}
+}
+
+func (s *Service) startOIDC(w http.ResponseWriter, r *http.Request, p *v1alpha1.AuthProvider) {
+	name := p.Name
 	c, err := s.oidcClient(r.Context(), p, callbackURL(r, name), false)
 	if err != nil {
 		s.writeExternalLoginError(w, r, fmt.Errorf("oidc start via %s: %w", name, err))
 		return
 	}
 	flow := oidcFlow{
-		Provider: name, State: rand.Text(), Nonce: rand.Text(), Verifier: oauth2.GenerateVerifier(),
+		Provider: name, Type: v1alpha1.AuthProviderOIDC, State: rand.Text(), Nonce: rand.Text(), Verifier: oauth2.GenerateVerifier(),
 		Expires: s.clock.Now().Add(oidcFlowTTL).Unix(),
 	}
 	http.SetCookie(w, s.flowCookie(flow))
@@ -237,9 +253,29 @@ func (s *Service) flowCookie(f oidcFlow) *http.Cookie {
 	}
 }
 
-// readFlow checks the flow cookie's MAC, age and provider, and that the
-// state the provider sent back is the one this browser started with.
+// readFlow is readFlowState for an OIDC login, which cannot go on without
+// its nonce and PKCE verifier.
 func (s *Service) readFlow(r *http.Request, provider string) (*oidcFlow, error) {
+	f, err := s.readFlowState(r, provider)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.checkOIDC(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *oidcFlow) checkOIDC() error {
+	if f.Verifier == "" || f.Nonce == "" {
+		return fmt.Errorf("%w: no verifier", errOIDCFlow)
+	}
+	return nil
+}
+
+// readFlowState checks the flow cookie's MAC, age and provider, and that
+// the state the provider sent back is the one this browser started with.
+func (s *Service) readFlowState(r *http.Request, provider string) (*oidcFlow, error) {
 	state := r.URL.Query().Get("state")
 	if state == "" {
 		return nil, fmt.Errorf("%w: no state", errOIDCFlow)
@@ -263,33 +299,48 @@ func (s *Service) readFlow(r *http.Request, provider string) (*oidcFlow, error) 
 		return nil, fmt.Errorf("%w: started with another provider", errOIDCFlow)
 	case s.clock.Now().Unix() > f.Expires:
 		return nil, fmt.Errorf("%w: expired", errOIDCFlow)
-	case !hmac.Equal([]byte(state), []byte(f.State)):
+	case f.State == "" || !hmac.Equal([]byte(state), []byte(f.State)):
 		return nil, fmt.Errorf("%w: state mismatch", errOIDCFlow)
-	case f.Verifier == "" || f.Nonce == "":
-		return nil, fmt.Errorf("%w: no verifier", errOIDCFlow)
+	}
+	if f.Type == "" {
+		f.Type = v1alpha1.AuthProviderOIDC
 	}
 	return &f, nil
 }
 
-func (s *Service) handleOIDCCallback(w http.ResponseWriter, r *http.Request) {
+// handleRedirectCallback ends an OIDC or GitHub login. The flow cookie
+// names the type the login started with; the login functions read the
+// provider again with that type, so a flow started at one type of provider
+// never finishes at another.
+func (s *Service) handleRedirectCallback(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("provider")
-	flow, err := s.readFlow(r, name)
+	flow, err := s.readFlowState(r, name)
+	if err == nil && flow.Type == v1alpha1.AuthProviderOIDC {
+		err = flow.checkOIDC()
+	}
 	// One use only: whatever happens next, this flow is spent.
 	spent := s.flowCookie(oidcFlow{Provider: name})
 	spent.Value, spent.MaxAge = "", -1
 	http.SetCookie(w, spent)
 	w.Header().Set("Cache-Control", "no-store")
 	if err != nil {
-		s.log.InfoContext(r.Context(), "oidc callback refused", "provider", name, "reason", err.Error(), "source", s.clientIP(r))
+		s.log.InfoContext(r.Context(), "login callback refused", "provider", name, "reason", err.Error(), "source", s.clientIP(r))
 		writeError(w, http.StatusBadRequest, CodeBadRequest, "the login has expired or was not started here; start again")
 		return
 	}
 	if e := r.URL.Query().Get("error"); e != "" {
-		s.log.InfoContext(r.Context(), "oidc provider refused the login", "provider", name, "error", printable(e, 64))
+		s.log.InfoContext(r.Context(), "the identity provider refused the login", "provider", name, "error", printable(e, 64))
 		writeError(w, http.StatusUnauthorized, CodeInvalidCredentials, "the identity provider refused the login")
 		return
 	}
-	sess, err := s.loginOIDC(r.Context(), name, r.URL.Query().Get("code"), flow, callbackURL(r, name), s.clientIP(r))
+	var sess *Session
+	code := r.URL.Query().Get("code")
+	switch flow.Type {
+	case v1alpha1.AuthProviderGitHub:
+		sess, err = s.loginGitHub(r.Context(), name, code, callbackURL(r, name), s.clientIP(r))
+	default:
+		sess, err = s.loginOIDC(r.Context(), name, code, flow, callbackURL(r, name), s.clientIP(r))
+	}
 	if err != nil {
 		s.writeExternalLoginError(w, r, err)
 		return
@@ -450,6 +501,9 @@ func orDefaultString(v, d string) string {
 // testRedirectProvider fetches an OIDC provider's discovery document with
 // its CA and checks that the configured claims are ones it offers.
 func (s *Service) testRedirectProvider(ctx context.Context, ap *v1alpha1.AuthProvider) error {
+	if ap.Spec.Type == v1alpha1.AuthProviderGitHub {
+		return s.testGitHub(ctx, ap)
+	}
 	if ap.Spec.Type != v1alpha1.AuthProviderOIDC {
 		return &testError{reason: v1alpha1.AuthProviderReasonInvalidConfig, err: fmt.Errorf("testing %s providers is not supported", ap.Spec.Type)}
 	}

@@ -2,11 +2,13 @@ package auth
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/utils/clock"
@@ -103,6 +105,9 @@ type Service struct {
 	usage       *usageRecorder
 	csrfKey     []byte
 	oidcClients oidcClients
+	// githubRoots are the CAs trusted for GitHub servers, nil for the
+	// system's roots (SetGitHubRootCAs).
+	githubRoots atomic.Pointer[x509.CertPool]
 }
 
 // New checks opts, registers the cache indexes authentication needs, and
