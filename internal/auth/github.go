@@ -41,7 +41,22 @@ const (
 // certificates; an Enterprise server behind a private CA is trusted by
 // adding its CA to the system roots (SSL_CERT_FILE) or, for programs that
 // embed the service, through this.
-func (s *Service) SetGitHubRootCAs(pool *x509.CertPool) { s.githubRoots.Store(pool) }
+func (s *Service) SetGitHubRootCAs(pool *x509.CertPool) {
+	if old := s.githubHTTP.Swap(githubHTTPClient(pool)); old != nil {
+		old.CloseIdleConnections()
+	}
+}
+
+// githubHTTPClientOf returns the client every GitHub provider shares, so
+// that logins reuse connections instead of each leaving a transport's idle
+// connections behind.
+func (s *Service) githubHTTPClientOf() *http.Client {
+	if c := s.githubHTTP.Load(); c != nil {
+		return c
+	}
+	s.githubHTTP.CompareAndSwap(nil, githubHTTPClient(nil))
+	return s.githubHTTP.Load()
+}
 
 // githubURLs are the two addresses of a GitHub: the web site, where people
 // authorize and codes are exchanged, and the REST API.
@@ -86,7 +101,7 @@ func (s *Service) githubClient(ctx context.Context, p *v1alpha1.AuthProvider, wi
 	if err != nil {
 		return nil, err
 	}
-	c := &githubClient{spec: spec, urls: urls, http: githubHTTPClient(s.githubRoots.Load())}
+	c := &githubClient{spec: spec, urls: urls, http: s.githubHTTPClientOf()}
 	if withSecret {
 		if c.secret, err = s.secretValue(ctx, spec.ClientSecretRef, v1alpha1.ClientSecretSecretKey); err != nil {
 			return nil, err

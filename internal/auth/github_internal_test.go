@@ -142,3 +142,58 @@ func TestGitHubIdentityAllowList(t *testing.T) {
 		t.Errorf("outside the allowed organizations: %v", err)
 	}
 }
+
+// walkToCode authorizes at the stand-in as a browser would and returns the
+// code its redirect carries.
+func walkToCode(t *testing.T, hc *http.Client, gh *githubtest.Server, redirect string) string {
+	t.Helper()
+	c := *hc
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Get(gh.URL + "/login/oauth/authorize?client_id=id&scope=read:org&state=s1&redirect_uri=" + redirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, err := resp.Location()
+	if err != nil || loc.Query().Get("code") == "" || loc.Query().Get("state") != "s1" {
+		t.Fatalf("authorize: %d %v %v", resp.StatusCode, loc, err)
+	}
+	return loc.Query().Get("code")
+}
+
+// TestGitHubExchange: GitHub answers refusals with status 200 and an error
+// member; each is told apart, and none repeats the code or the secret.
+func TestGitHubExchange(t *testing.T) {
+	const redirect = "https://bokujo.example/v1/auth/gh/callback"
+	gh := githubtest.Start(t, githubtest.Options{ClientID: "id", ClientSecret: "the-secret", RedirectURIs: []string{redirect}, User: githubtest.User{ID: 1, Login: "a"}})
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(gh.CAPEM)
+	urls, _ := githubEndpoints(gh.URL)
+	c := &githubClient{spec: &v1alpha1.GitHubProviderSpec{ClientID: "id"}, urls: urls, http: githubHTTPClient(pool), secret: "the-secret"}
+	ctx := context.Background()
+
+	code := walkToCode(t, c.http, gh, redirect)
+	tok, err := c.exchange(ctx, code, redirect)
+	if err != nil || !strings.HasPrefix(tok, "gho_") {
+		t.Fatalf("exchange = %q, %v", tok, err)
+	}
+	t.Run("a used code", func(t *testing.T) {
+		if _, err := c.exchange(ctx, code, redirect); !errors.Is(err, errGitHubCode) || strings.Contains(err.Error(), code) {
+			t.Errorf("second exchange: %v", err)
+		}
+	})
+	t.Run("a wrong client secret", func(t *testing.T) {
+		bad := *c
+		bad.secret = "wrong-secret"
+		_, err := bad.exchange(ctx, walkToCode(t, c.http, gh, redirect), redirect)
+		if !errors.Is(err, errProviderConfig) || !strings.Contains(err.Error(), "client secret") || strings.Contains(err.Error(), "wrong-secret") {
+			t.Errorf("exchange with a wrong secret: %v", err)
+		}
+	})
+	t.Run("another redirect URI", func(t *testing.T) {
+		_, err := c.exchange(ctx, walkToCode(t, c.http, gh, redirect), "https://elsewhere.example/cb")
+		if !errors.Is(err, errProviderConfig) || !strings.Contains(err.Error(), "redirect_uri_mismatch") {
+			t.Errorf("exchange with another redirect URI: %v", err)
+		}
+	})
+}

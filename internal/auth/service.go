@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -105,9 +104,9 @@ type Service struct {
 	usage       *usageRecorder
 	csrfKey     []byte
 	oidcClients oidcClients
-	// githubRoots are the CAs trusted for GitHub servers, nil for the
-	// system's roots (SetGitHubRootCAs).
-	githubRoots atomic.Pointer[x509.CertPool]
+	// githubHTTP reaches GitHub servers, trusting the CAs of
+	// SetGitHubRootCAs; nil until first used.
+	githubHTTP atomic.Pointer[http.Client]
 }
 
 // New checks opts, registers the cache indexes authentication needs, and
