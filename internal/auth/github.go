@@ -35,12 +35,8 @@ const (
 	githubMaxBody = 4 << 20
 )
 
-// SetGitHubRootCAs sets the CAs trusted for GitHub servers; nil means the
-// system's roots. The GitHub settings carry no CA of their own, since
-// github.com and most Enterprise servers have publicly trusted
-// certificates; an Enterprise server behind a private CA is trusted by
-// adding its CA to the system roots (SSL_CERT_FILE) or, for programs that
-// embed the service, through this.
+// SetGitHubRootCAs sets the CAs trusted for GitHub servers whose settings
+// name no caData of their own; nil means the system's roots.
 func (s *Service) SetGitHubRootCAs(pool *x509.CertPool) {
 	if old := s.githubHTTP.Swap(githubHTTPClient(pool)); old != nil {
 		old.CloseIdleConnections()
@@ -56,6 +52,25 @@ func (s *Service) githubHTTPClientOf() *http.Client {
 	}
 	s.githubHTTP.CompareAndSwap(nil, githubHTTPClient(nil))
 	return s.githubHTTP.Load()
+}
+
+// githubHTTPClientFor returns the shared client for one CA bundle.
+func (s *Service) githubHTTPClientFor(caPEM string) (*http.Client, error) {
+	s.githubCAMu.Lock()
+	defer s.githubCAMu.Unlock()
+	if c, ok := s.githubCAClients[caPEM]; ok {
+		return c, nil
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(caPEM)) {
+		return nil, fmt.Errorf("%w: github caData holds no PEM certificate", errProviderConfig)
+	}
+	if s.githubCAClients == nil {
+		s.githubCAClients = map[string]*http.Client{}
+	}
+	c := githubHTTPClient(pool)
+	s.githubCAClients[caPEM] = c
+	return c, nil
 }
 
 // githubURLs are the two addresses of a GitHub: the web site, where people
@@ -102,6 +117,13 @@ func (s *Service) githubClient(ctx context.Context, p *v1alpha1.AuthProvider, wi
 		return nil, err
 	}
 	c := &githubClient{spec: spec, urls: urls, http: s.githubHTTPClientOf()}
+	if spec.CAData != "" {
+		// An Enterprise Server behind a private CA: a client of its own,
+		// cached per CA bundle so logins still reuse connections.
+		if c.http, err = s.githubHTTPClientFor(spec.CAData); err != nil {
+			return nil, err
+		}
+	}
 	if withSecret {
 		if c.secret, err = s.secretValue(ctx, spec.ClientSecretRef, v1alpha1.ClientSecretSecretKey); err != nil {
 			return nil, err

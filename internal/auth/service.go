@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -107,6 +108,9 @@ type Service struct {
 	// githubHTTP reaches GitHub servers, trusting the CAs of
 	// SetGitHubRootCAs; nil until first used.
 	githubHTTP atomic.Pointer[http.Client]
+	// githubCAClients are the clients of providers with caData, by bundle.
+	githubCAMu      sync.Mutex
+	githubCAClients map[string]*http.Client
 }
 
 // New checks opts, registers the cache indexes authentication needs, and

@@ -302,6 +302,12 @@ type GitHubProviderSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=32
 	GroupPrefix string `json:"groupPrefix,omitempty"`
+
+	// caData is a PEM bundle of the CAs that sign a GitHub Enterprise
+	// Server's certificate, when the system roots do not.
+	// +optional
+	// +kubebuilder:validation:MaxLength=65536
+	CAData string `json:"caData,omitempty"`
 }
 
 // AuthProviderStatus is what bokujo last observed about a provider.

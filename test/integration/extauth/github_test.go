@@ -3,7 +3,6 @@ package extauth_test
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -35,13 +34,6 @@ func (s *server) githubBrowser(gh *githubtest.Server) *ssoBrowser {
 	return b
 }
 
-// trustGitHub makes the server trust the stand-in's certificate, as an
-// Enterprise Server's private CA would be trusted.
-func (s *server) trustGitHub(gh *githubtest.Server) {
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(gh.CAPEM)
-	s.app.Auth.SetGitHubRootCAs(pool)
-}
 
 var (
 	octo = githubtest.User{ID: 5831001, Login: "octo", Name: "Octo Example", Email: "octo@example.com",
@@ -70,7 +62,6 @@ func TestGitHubTeamGrantsClusterAccess(t *testing.T) {
 		// One item a page: the organizations and teams come in pages.
 		PageSize: 1,
 	})
-	s.trustGitHub(gh)
 	c := s.app.Client
 	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "corp-github-client", Namespace: mgmtv1.SystemNamespace},
 		Data: map[string][]byte{mgmtv1.ClientSecretSecretKey: []byte(clientSecret)}}
@@ -79,6 +70,9 @@ func TestGitHubTeamGrantsClusterAccess(t *testing.T) {
 		GitHub: &mgmtv1.GitHubProviderSpec{
 			BaseURL: gh.URL, ClientID: "Iv1.bokujo", ClientSecretRef: mgmtv1.SecretReference{Name: sec.Name},
 			AllowedOrganizations: []string{"acme"}, TeamsAsGroups: true, GroupPrefix: "github:",
+			// The stand-in's certificate, as an Enterprise Server's private
+			// CA is given.
+			CAData: string(gh.CAPEM),
 		},
 	}}
 	crtb := &mgmtv1.ClusterRoleTemplateBinding{ObjectMeta: metav1.ObjectMeta{Name: "github-platform-ghdev"}, Spec: mgmtv1.ClusterRoleTemplateBindingSpec{
@@ -368,11 +362,10 @@ func TestGitHubProviderTest(t *testing.T) {
 		{"client secret Secret missing", func(o *mgmtv1.GitHubProviderSpec) { o.ClientSecretRef.Name = "no-such-secret" }, true, mgmtv1.AuthProviderReasonInvalidConfig, "no-such-secret"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s.app.Auth.SetGitHubRootCAs(nil)
-			if tc.trusted {
-				s.trustGitHub(gh)
-			}
 			spec := base
+			if tc.trusted {
+				spec.CAData = string(gh.CAPEM)
+			}
 			tc.mod(&spec)
 			ap := &mgmtv1.AuthProvider{ObjectMeta: metav1.ObjectMeta{Name: "gh-test"}, Spec: mgmtv1.AuthProviderSpec{Type: mgmtv1.AuthProviderGitHub, GitHub: &spec}}
 			got := s.app.Auth.TestProvider(context.Background(), ap)
