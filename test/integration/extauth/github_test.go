@@ -34,7 +34,6 @@ func (s *server) githubBrowser(gh *githubtest.Server) *ssoBrowser {
 	return b
 }
 
-
 var (
 	octo = githubtest.User{ID: 5831001, Login: "octo", Name: "Octo Example", Email: "octo@example.com",
 		Orgs:  []string{"acme", "hobby-club"},
