@@ -71,6 +71,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/openapi.json", a.openapi)
 	a.registerMembers(mux)
 	a.registerUsers(mux)
+	a.registerAuthProviders(mux)
 }
 
 type ctxKey struct{}

@@ -61,6 +61,8 @@ type fixture struct {
 	csrf    string
 	pod     string
 	secret  string // a Secret value alice stored through the proxy
+	// bindPassword is an LDAP provider's secret given to the admin API.
+	bindPassword string
 }
 
 func setup(t *testing.T) *fixture {
@@ -71,7 +73,7 @@ func setup(t *testing.T) *fixture {
 	ctx := context.Background()
 	srv := testserver.Start(t, env.RESTConfig(t, "mgmt"))
 	a := srv.App
-	f := &fixture{app: a, url: srv.URL, host: srv.Host, ca: srv.CA, logs: srv.Logs, dir: srv.Dir, secret: "s3cr3t-value-never-logged"}
+	f := &fixture{app: a, url: srv.URL, host: srv.Host, ca: srv.CA, logs: srv.Logs, dir: srv.Dir, secret: "s3cr3t-value-never-logged", bindPassword: "ldap-bind-password-never-logged"}
 	if err := a.Registry.ImportConfig(ctx, "dev", "", env.Cluster(t, "dev").RESTConfig()); err != nil {
 		t.Fatal(err)
 	}
@@ -371,6 +373,44 @@ func TestSecurityCases(t *testing.T) {
 			}
 			return f.do(t, "GET", "/v1/clusters", f.carol, nil, nil)
 		}, 401, ""},
+		{"a non-admin cannot configure identity providers", func(t *testing.T) result {
+			return f.do(t, "PUT", "/v1/admin/authproviders/corp", f.alice, jsonCT, strings.NewReader(ldapProvider("Enabled", f.bindPassword)))
+		}, 403, ""},
+		{"a new identity provider needs its secret", func(t *testing.T) result {
+			return f.do(t, "PUT", "/v1/admin/authproviders/corp", f.admin, jsonCT, strings.NewReader(ldapProvider("Enabled", "")))
+		}, 400, "needs its secret"},
+		{"an admin adds an LDAP provider; the secret is not echoed", func(t *testing.T) result {
+			r := f.do(t, "PUT", "/v1/admin/authproviders/corp", f.admin, jsonCT, strings.NewReader(ldapProvider("Enabled", f.bindPassword)))
+			if strings.Contains(r.body, f.bindPassword) {
+				t.Error("the answer holds the bind password")
+			}
+			var sec corev1.Secret
+			if err := f.app.Client.Get(context.Background(), client.ObjectKey{Namespace: mgmtv1.SystemNamespace, Name: "authprovider-corp"}, &sec); err != nil ||
+				string(sec.Data[mgmtv1.BindPasswordSecretKey]) != f.bindPassword {
+				t.Errorf("bind password not stored in the provider's Secret: %v", err)
+			}
+			return r
+		}, 201, `"bindPasswordRef":{"name":"authprovider-corp"}`},
+		{"the provider list never shows secrets", func(t *testing.T) result {
+			r := f.do(t, "GET", "/v1/admin/authproviders", f.admin, nil, nil)
+			if strings.Contains(r.body, f.bindPassword) {
+				t.Error("the list holds the bind password")
+			}
+			return r
+		}, 200, `"name":"corp"`},
+		{"an admin disables a provider and keeps its secret", func(t *testing.T) result {
+			return f.do(t, "PUT", "/v1/admin/authproviders/corp", f.admin, jsonCT, strings.NewReader(ldapProvider("Disabled", "")))
+		}, 200, `"state":"Disabled"`},
+		{"a provider whose settings contradict its type is refused with the reason", func(t *testing.T) result {
+			body := strings.Replace(ldapProvider("Enabled", ""), `"type":"LDAP"`, `"type":"OIDC"`, 1)
+			return f.do(t, "PUT", "/v1/admin/authproviders/corp", f.admin, jsonCT, strings.NewReader(body))
+		}, 400, "Invalid"},
+		{"an admin deletes a provider", func(t *testing.T) result {
+			return f.do(t, "DELETE", "/v1/admin/authproviders/corp", f.admin, nil, nil)
+		}, 200, ""},
+		{"deleting it again", func(t *testing.T) result {
+			return f.do(t, "DELETE", "/v1/admin/authproviders/corp", f.admin, nil, nil)
+		}, 404, ""},
 		{"brute-force login is throttled", func(t *testing.T) result {
 			var last result
 			for i := 0; i < 8; i++ {
@@ -400,7 +440,7 @@ func TestSecurityCases(t *testing.T) {
 			t.Fatal("audit log is empty")
 		}
 		for where, text := range map[string]string{"server log": f.logs.String(), "audit log": string(audit)} {
-			for _, v := range []string{f.alice, f.carol, f.admin, f.revoked, f.expired, f.cookie.Value, f.secret, password} {
+			for _, v := range []string{f.alice, f.carol, f.admin, f.revoked, f.expired, f.cookie.Value, f.secret, password, f.bindPassword} {
 				if strings.Contains(text, v) {
 					t.Errorf("%s contains a credential or secret value", where)
 				}
@@ -420,4 +460,9 @@ func truncate(s string) string {
 		return s[:400] + "…"
 	}
 	return s
+}
+
+func ldapProvider(state, secret string) string {
+	return fmt.Sprintf(`{"spec":{"type":"LDAP","state":%q,"displayName":"Corporate directory","ldap":{"url":"ldaps://ldap.example.com",`+
+		`"bindDN":"cn=reader,dc=example,dc=com","bindPasswordRef":{"name":"ignored"},"userBaseDN":"ou=people,dc=example,dc=com"}},"secret":%q}`, state, secret)
 }
