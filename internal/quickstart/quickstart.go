@@ -209,15 +209,22 @@ func Run(ctx context.Context, opts Options) (err error) {
 			failed <- fmt.Errorf("cluster %s stopped unexpectedly: %w", name, c.Err())
 		}()
 	}
+	var stopped error
 	select {
 	case <-ctx.Done():
+	case stopped = <-a.Done():
+	case stopped = <-failed:
+	}
+	if ctx.Err() != nil {
+		// Shutdown was asked for: a part that ended on its way down (or
+		// raced with the signal) is logged, not an error of the run.
+		if stopped != nil {
+			log.Warn("a part stopped while shutting down", "err", stopped)
+		}
 		log.Info("shutting down")
 		return nil
-	case err := <-a.Done():
-		return err
-	case err := <-failed:
-		return err
 	}
+	return stopped
 }
 
 func printInfo(w io.Writer, info Info) {

@@ -122,7 +122,8 @@ func (p *upProcess) stop(t *testing.T, sig syscall.Signal, stateDir string) {
 	select {
 	case err := <-p.done:
 		if err != nil {
-			t.Fatalf("bokujo up exited with %v after %v", err, sig)
+			time.Sleep(200 * time.Millisecond) // let the reader drain the last lines
+			t.Fatalf("bokujo up exited with %v after %v; its output:\n%s", err, sig, p.output.String())
 		}
 	case <-time.After(2 * time.Minute):
 		t.Fatalf("bokujo up did not exit within 2 minutes of %v", sig)
