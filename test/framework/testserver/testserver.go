@@ -36,7 +36,7 @@ type Server struct {
 	CAFile string
 	// Dir is the server's data directory (audit log under audit/).
 	Dir string
-	// Logs is everything the server logged, at debug level.
+	// Logs is everything the server logged, at debug level, as JSON lines.
 	Logs *SyncBuffer
 }
 
@@ -68,7 +68,7 @@ func Start(t testing.TB, mgmt *rest.Config, options ...func(*app.Options)) *Serv
 		Management: mgmt, Listen: host, Certificate: cert, CACertPEM: ca.CertPEM, DataDir: dir,
 		HealthInterval: time.Second, SeveralPerProcess: true,
 		ClusterPolicy: clusters.Policy{AllowLoopback: true, ServerAddrs: []string{host}},
-		Logger:        slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:        slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	for _, o := range options {
 		o(&opts)

@@ -8,15 +8,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,9 +24,8 @@ import (
 	mgmtv1 "bokujo.io/bokujo/api/management/v1alpha1"
 	"bokujo.io/bokujo/internal/app"
 	"bokujo.io/bokujo/internal/auth/ldap/ldaptest"
-	"bokujo.io/bokujo/internal/clusters"
-	"bokujo.io/bokujo/internal/pki"
 	"bokujo.io/bokujo/test/framework"
+	"bokujo.io/bokujo/test/framework/testserver"
 )
 
 // server is a running bokujo with the logs it wrote.
@@ -38,24 +34,7 @@ type server struct {
 	url    string
 	ca     *x509.CertPool
 	caFile string
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	logs   *testserver.SyncBuffer
 }
 
 func startServer(t *testing.T) *server {
@@ -63,42 +42,8 @@ func startServer(t *testing.T) *server {
 	if env == nil {
 		t.Skip("integration test: needs real clusters (runs without -short)")
 	}
-	ca, err := pki.NewCA("test-bokujo-ca")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kp, err := ca.Issue(pki.Spec{CommonName: "bokujo", DNSNames: []string{"localhost"}, IPs: []net.IP{net.ParseIP("127.0.0.1")}, Server: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.X509KeyPair(kp.CertPEM, kp.KeyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	logs := &syncBuffer{}
-	a, err := app.Start(context.Background(), app.Options{
-		Management: env.RESTConfig(t, "mgmt"), Listen: addr, Certificate: cert, CACertPEM: ca.CertPEM,
-		DataDir: t.TempDir(), HealthInterval: time.Second, SeveralPerProcess: true,
-		Logger:        slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		ClusterPolicy: clusters.Policy{AllowLoopback: true, ServerAddrs: []string{addr}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Stop)
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca.CertPEM)
-	caFile := filepath.Join(t.TempDir(), "ca.crt")
-	if err := os.WriteFile(caFile, ca.CertPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return &server{app: a, url: "https://" + addr, ca: pool, caFile: caFile, logs: logs}
+	srv := testserver.Start(t, env.RESTConfig(t, "mgmt"))
+	return &server{app: srv.App, url: srv.URL, ca: srv.CA, caFile: srv.CAFile, logs: srv.Logs}
 }
 
 // browser is a client with a cookie jar, as the web UI runs.
