@@ -39,6 +39,7 @@ import (
 	"bokujo.io/bokujo/internal/auth"
 	"bokujo.io/bokujo/internal/clusters"
 	"bokujo.io/bokujo/internal/crdinstall"
+	"bokujo.io/bokujo/internal/fleet"
 	"bokujo.io/bokujo/internal/proxy"
 	"bokujo.io/bokujo/internal/rbacsync"
 	"bokujo.io/bokujo/internal/server"
@@ -69,6 +70,9 @@ type Options struct {
 	// in a process; controller-runtime otherwise refuses a second
 	// controller of the same name (their metrics would collide).
 	SeveralPerProcess bool
+	// Components run in every downstream cluster (see internal/fleet);
+	// nil means DefaultComponents.
+	Components []fleet.Component
 }
 
 // App is a running server.
@@ -78,6 +82,7 @@ type App struct {
 	Auth     *auth.Service
 	Client   client.Client
 	Audit    *audit.Log
+	Fleet    *fleet.Runner
 
 	log      *slog.Logger
 	cancel   context.CancelFunc
@@ -156,6 +161,15 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	if err := (&clusters.HealthReconciler{Client: mgr.GetClient(), Registry: a.Registry,
 		Options: clusters.HealthOptions{Interval: opts.HealthInterval}}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up cluster health: %w", err)
+	}
+	comps := opts.Components
+	if comps == nil {
+		comps = DefaultComponents()
+	}
+	a.Fleet = &fleet.Runner{Client: mgr.GetClient(), Configs: a.Registry, Components: comps,
+		Logger: log.With("component", "fleet"), ControllerLogger: logrFrom(log)}
+	if err := a.Fleet.SetupWithManager(mgr); err != nil {
+		return nil, fmt.Errorf("set up cluster controllers: %w", err)
 	}
 	if err := rbacsync.Setup(mgr, rbacConfigs{a.Registry}, rbacsync.Options{}); err != nil {
 		return nil, fmt.Errorf("set up rbac sync: %w", err)
@@ -246,6 +260,12 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// DefaultComponents are the controllers bokujo runs in every downstream
+// cluster.
+func DefaultComponents() []fleet.Component {
+	return []fleet.Component{}
 }
 
 // Done yields when the server or the controllers stop on their own.

@@ -47,7 +47,21 @@ var managerRules = []rbacv1.PolicyRule{
 		Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete", "escalate", "bind"}},
 	{APIGroups: []string{""}, Resources: []string{"namespaces", "resourcequotas", "limitranges"},
 		Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
-	{APIGroups: []string{""}, Resources: []string{"nodes", "pods", "events"}, Verbs: []string{"get", "list", "watch"}},
+	{APIGroups: []string{""}, Resources: []string{"nodes", "pods", "events", "persistentvolumeclaims"}, Verbs: []string{"get", "list", "watch"}},
+	// bokujo's in-cluster controllers (internal/fleet): MLTasks become
+	// Jobs or StatefulSets with headless Services, Releases manage a
+	// Deployment's ReplicaSets; both record Events and read pod logs.
+	{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+	{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+	{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+	{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"delete"}},
+	{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}},
+	{APIGroups: []string{"apps"}, Resources: []string{"deployments", "replicasets", "statefulsets"},
+		Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+	{APIGroups: []string{"apps"}, Resources: []string{"deployments/status", "deployments/scale", "replicasets/scale", "statefulsets/scale"},
+		Verbs: []string{"get", "update", "patch"}},
+	{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"get", "list", "watch", "create", "update", "patch", "delete"}},
+	{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "list", "watch", "create", "update"}},
 	{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"},
 		Verbs: []string{"get", "list", "watch", "create", "update", "patch"}},
 	{APIGroups: []string{"ml.bokujo.io", "delivery.bokujo.io"}, Resources: []string{"*"}, Verbs: []string{"*"}},
