@@ -65,7 +65,10 @@ type Options struct {
 	LeaderElection bool
 	// HealthInterval between cluster probes (default 10 s).
 	HealthInterval time.Duration
-	Logger         *slog.Logger
+	// GroupRefreshInterval is how often external users' groups are read
+	// again from their providers (default auth.DefaultGroupRefreshInterval).
+	GroupRefreshInterval time.Duration
+	Logger               *slog.Logger
 	// SeveralPerProcess lets tests and benchmarks run more than one server
 	// in a process; controller-runtime otherwise refuses a second
 	// controller of the same name (their metrics would collide).
@@ -174,7 +177,8 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	if err := rbacsync.Setup(mgr, rbacConfigs{a.Registry}, rbacsync.Options{}); err != nil {
 		return nil, fmt.Errorf("set up rbac sync: %w", err)
 	}
-	a.Auth, err = auth.New(ctx, auth.Options{Cache: mgr.GetCache(), Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Logger: log.With("component", "auth")})
+	a.Auth, err = auth.New(ctx, auth.Options{Cache: mgr.GetCache(), Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
+		GroupRefreshInterval: opts.GroupRefreshInterval, Logger: log.With("component", "auth")})
 	if err != nil {
 		return nil, err
 	}

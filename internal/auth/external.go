@@ -22,8 +22,8 @@ import (
 	"bokujo.io/bokujo/internal/auth/ldap"
 )
 
-// DefaultGroupRefreshInterval is how often the groups of users of
-// providers that can be asked without the user (LDAP) are read again.
+// DefaultGroupRefreshInterval is how often the groups of external users
+// are read again from their providers.
 const DefaultGroupRefreshInterval = 15 * time.Minute
 
 // indexUserIdentity indexes Users by "<provider>/<subject>".
@@ -56,6 +56,9 @@ type ExternalIdentity struct {
 	DisplayName string
 	// Groups are the provider's groups, already prefixed.
 	Groups []string
+	// grant, when set, lets bokujo ask the provider for the groups again
+	// without the person (see RefreshGroups); it is stored, never logged.
+	grant string
 }
 
 func identityKey(provider, subject string) string { return provider + "/" + subject }
@@ -99,6 +102,11 @@ func (s *Service) LoginExternal(ctx context.Context, id ExternalIdentity, source
 	user, err := s.syncExternalUser(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if id.grant != "" {
+		if err := s.storeGrant(ctx, user, id.Provider, id.Subject, id.grant); err != nil {
+			return nil, err
+		}
 	}
 	value, tok, err := s.CreateToken(ctx, user.Name, TokenRequest{
 		Type:        v1alpha1.TokenTypeSession,
@@ -349,63 +357,6 @@ func (s *Service) LoginLDAP(ctx context.Context, provider, username, password, s
 		Provider: provider, Subject: id.Subject, Username: id.Username, DisplayName: id.DisplayName,
 		Groups: prefixGroups(p.Spec.LDAP.GroupPrefix, id.Groups),
 	}, sourceIP)
-}
-
-// RefreshGroups reads again the groups of every user of a provider that
-// can be asked without the user's password (LDAP), so that a group removed
-// in the directory stops granting access within one interval. A user who
-// left the directory keeps no external group. Users of providers that only
-// answer at login (OIDC, GitHub) are refreshed at their next login.
-func (s *Service) RefreshGroups(ctx context.Context) error {
-	var users v1alpha1.UserList
-	if err := s.cache.List(ctx, &users); err != nil {
-		return fmt.Errorf("refresh groups: list users: %w", err)
-	}
-	clients := map[string]*ldap.Client{}
-	prefixes := map[string]string{}
-	var errs []error
-	for i := range users.Items {
-		u := &users.Items[i]
-		for _, ident := range u.Spec.Identities {
-			c, seen := clients[ident.Provider]
-			if !seen {
-				p, err := s.provider(ctx, ident.Provider, v1alpha1.AuthProviderLDAP)
-				if err == nil {
-					c, err = s.ldapClient(ctx, p)
-					prefixes[ident.Provider] = p.Spec.LDAP.GroupPrefix
-				}
-				if err != nil && !errors.Is(err, ErrProviderNotFound) {
-					errs = append(errs, fmt.Errorf("provider %s: %w", ident.Provider, err))
-				}
-				clients[ident.Provider] = c
-			}
-			if c == nil {
-				continue
-			}
-			var groups []string
-			id, err := c.Lookup(ctx, ident.Subject)
-			switch {
-			case errors.Is(err, ldap.ErrUserNotFound):
-			case err != nil:
-				errs = append(errs, fmt.Errorf("user %s: %w", u.Name, err))
-				continue
-			default:
-				groups = prefixGroups(prefixes[ident.Provider], id.Groups)
-			}
-			if slices.Equal(groups, u.Status.Groups) {
-				continue
-			}
-			if err := s.writeExternalGroups(ctx, u.Name, groups, false); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			s.log.InfoContext(ctx, "external groups refreshed", "user", u.Name, "provider", ident.Provider, "groups", len(groups))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("refresh groups: %w", err)
-	}
-	return nil
 }
 
 // runGroupRefresh calls RefreshGroups every interval until ctx ends.

@@ -171,6 +171,10 @@ func (s *Service) startGitHub(w http.ResponseWriter, r *http.Request, p *v1alpha
 // request's fault, counted like a wrong password.
 var errGitHubCode = errors.New("github refused the code")
 
+// errGitHubUnauthorized: the API refused the access token (revoked or
+// expired).
+var errGitHubUnauthorized = errors.New("github refused the access token")
+
 // loginGitHub exchanges code for a token, reads the account and its
 // memberships, checks the organization allow-list and opens a session.
 // The token is used for these reads only and then dropped.
@@ -215,6 +219,7 @@ func (s *Service) loginGitHub(ctx context.Context, provider, code, redirectURL, 
 		return nil, fmt.Errorf("github login via %s: %w", provider, err)
 	}
 	id.Provider = provider
+	id.grant = token
 	return s.LoginExternal(ctx, *id, sourceIP)
 }
 
@@ -413,6 +418,9 @@ func (c *githubClient) get(ctx context.Context, token, u string, out any) (http.
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized {
+		return nil, fmt.Errorf("read %s: %w", path, errGitHubUnauthorized)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("read %s: status %s", path, resp.Status)
 	}

@@ -100,7 +100,7 @@ func TestGitHubAccountPaginated(t *testing.T) {
 	}
 
 	t.Run("a wrong token is refused", func(t *testing.T) {
-		if _, err := c.account(context.Background(), "gho_invented"); err == nil || !strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), "gho_invented") {
+		if _, err := c.account(context.Background(), "gho_invented"); !errors.Is(err, errGitHubUnauthorized) || strings.Contains(err.Error(), "gho_invented") {
 			t.Errorf("account with an invented token: %v", err)
 		}
 	})

@@ -179,7 +179,7 @@ func (s *Service) discoverOIDC(ctx context.Context, spec *v1alpha1.OIDCProviderS
 	}
 	scopes := spec.Scopes
 	if len(scopes) == 0 {
-		scopes = []string{"profile", "email", "groups"}
+		scopes = []string{"profile", "email", "groups", oidc.ScopeOfflineAccess}
 	}
 	scopes = append([]string{oidc.ScopeOpenID}, slices.DeleteFunc(slices.Clone(scopes), func(sc string) bool { return sc == oidc.ScopeOpenID })...)
 	return &oidcClient{
@@ -395,6 +395,7 @@ func (s *Service) loginOIDC(ctx context.Context, provider, code string, flow *oi
 		return nil, ErrInvalidCredentials
 	}
 	id.Provider = provider
+	id.grant = tok.RefreshToken
 	return s.LoginExternal(ctx, *id, sourceIP)
 }
 

@@ -172,8 +172,9 @@ func (s *Service) loginDevice(ctx context.Context, provider, deviceCode, sourceI
 		return nil, 0, fmt.Errorf("device login via %s: %w", provider, err)
 	}
 	var tr struct {
-		IDToken string `json:"id_token"`
-		Error   string `json:"error"`
+		IDToken      string `json:"id_token"`
+		RefreshToken string `json:"refresh_token"`
+		Error        string `json:"error"`
 	}
 	status, err := c.postToOP(ctx, c.oauth.Endpoint.TokenURL, url.Values{"grant_type": {grantTypeDeviceCode}, "device_code": {deviceCode}}, &tr)
 	if err != nil {
@@ -201,6 +202,7 @@ func (s *Service) loginDevice(ctx context.Context, provider, deviceCode, sourceI
 		return nil, 0, ErrInvalidCredentials
 	}
 	id.Provider = provider
+	id.grant = tr.RefreshToken
 	sess, err := s.LoginExternal(ctx, *id, sourceIP)
 	return sess, 0, err
 }

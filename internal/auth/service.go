@@ -69,9 +69,9 @@ type Options struct {
 	UserBackoff BackoffPolicy
 	IPBackoff   BackoffPolicy
 
-	// GroupRefreshInterval is how often the groups of LDAP users are read
-	// again, bounding how long a group removed in the directory keeps
-	// granting access. Default 15 min.
+	// GroupRefreshInterval is how often the groups of external users are
+	// read again from their providers (see RefreshGroups), bounding how
+	// long a group removed there keeps granting access. Default 15 min.
 	GroupRefreshInterval time.Duration
 
 	// ClientIP returns the address a login comes from, for the per-address

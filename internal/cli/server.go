@@ -4,17 +4,20 @@ import (
 	"crypto/tls"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"bokujo.io/bokujo/internal/app"
+	"bokujo.io/bokujo/internal/auth"
 	"bokujo.io/bokujo/internal/clusters"
 )
 
 func newServerCommand(s Streams) *cobra.Command {
 	var kubeconfig, listen, publicURL, certFile, keyFile, caFile, dataDir string
 	var leaderElect, allowLoopback, verbose bool
+	var groupRefresh time.Duration
 	cmd := &cobra.Command{
 		Use:   "server --kubeconfig FILE --tls-cert-file CRT --tls-key-file KEY",
 		Short: "Run the bokujo server against a real management cluster",
@@ -45,7 +48,7 @@ kubeconfig points at (any Kubernetes cluster); run several replicas with
 			log := newLogger(s.Err, verbose)
 			a, err := app.Start(cmd.Context(), app.Options{
 				Management: mgmt, Listen: listen, PublicURL: publicURL, Certificate: cert, CACertPEM: caPEM,
-				DataDir: dataDir, LeaderElection: leaderElect, Logger: log,
+				DataDir: dataDir, LeaderElection: leaderElect, Logger: log, GroupRefreshInterval: groupRefresh,
 				ClusterPolicy: clusters.Policy{AllowLoopback: allowLoopback, ServerAddrs: []string{listen}},
 			})
 			if err != nil {
@@ -71,6 +74,7 @@ kubeconfig points at (any Kubernetes cluster); run several replicas with
 	f.StringVar(&dataDir, "data-dir", "/var/lib/bokujo", "directory for the audit log")
 	f.BoolVar(&leaderElect, "leader-elect", false, "elect one replica to run the controllers")
 	f.BoolVar(&allowLoopback, "allow-loopback-clusters", false, "allow importing clusters on the server's own loopback addresses")
+	f.DurationVar(&groupRefresh, "group-refresh-interval", auth.DefaultGroupRefreshInterval, "how often external users' groups are read again from their identity providers")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log more")
 	return cmd
 }

@@ -127,7 +127,9 @@ type OIDCProviderSpec struct {
 	// +optional
 	ClientSecretRef *SecretReference `json:"clientSecretRef,omitempty"`
 
-	// scopes are requested besides "openid". Default: profile, email, groups.
+	// scopes are requested besides "openid". Default: profile, email,
+	// groups, offline_access (the refresh token lets bokujo read the groups
+	// again without the user; without it they change at the next login).
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=16

@@ -20,7 +20,7 @@
 // It has the layout of an Enterprise Server (web at the base URL, API under
 // /api/v3 of the same host); github.com's separate API host is only
 // checked in bokujo's unit tests. It does not implement scopes (every token
-// reads everything), token expiry or revocation, rate limits, PKCE, OAuth
+// reads everything), token expiry, rate limits, PKCE, OAuth
 // apps' organization access restrictions, pending memberships, the device
 // flow, or anything else of the API.
 package githubtest
@@ -82,11 +82,13 @@ type Server struct {
 	opts Options
 	srv  *httptest.Server
 
-	mu       sync.Mutex
-	user     User
-	deny     bool
-	codes    map[string]grant
-	tokens   map[string]User
+	mu     sync.Mutex
+	user   User
+	deny   bool
+	codes  map[string]grant
+	tokens map[string]User
+	// issued are all tokens ever handed out, revoked ones included.
+	issued   []string
 	requests map[string]int
 	scopes   []string
 }
@@ -144,6 +146,29 @@ func (s *Server) SetUser(u User) {
 	s.user = u
 }
 
+// ChangeAccount changes the organizations, teams and names of the account
+// u.ID as GitHub would: every token already issued to it sees the change.
+func (s *Server) ChangeAccount(u User) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for tok, cur := range s.tokens {
+		if cur.ID == u.ID {
+			s.tokens[tok] = u
+		}
+	}
+	if s.user.ID == u.ID {
+		s.user = u
+	}
+}
+
+// RevokeTokens revokes every token issued so far, as a person does when
+// they remove the OAuth app from their account.
+func (s *Server) RevokeTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.tokens)
+}
+
 // Deny makes the next authorizations end as a click on "Cancel" does.
 func (s *Server) Deny(deny bool) {
 	s.mu.Lock()
@@ -165,16 +190,12 @@ func (s *Server) Scopes() []string {
 	return slices.Clone(s.scopes)
 }
 
-// IssuedTokens are the access tokens handed out so far, for tests that
-// check none of them leaked.
+// IssuedTokens are the access tokens handed out so far, revoked ones
+// included, for tests that check none of them leaked.
 func (s *Server) IssuedTokens() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.tokens))
-	for tok := range s.tokens {
-		out = append(out, tok)
-	}
-	return out
+	return slices.Clone(s.issued)
 }
 
 // IssueToken returns a token for u without a login, for tests of the API
@@ -184,6 +205,7 @@ func (s *Server) IssueToken(u User) string {
 	defer s.mu.Unlock()
 	tok := "gho_" + rand.Text()
 	s.tokens[tok] = u
+	s.issued = append(s.issued, tok)
 	return tok
 }
 

@@ -82,6 +82,7 @@ func Start(t testing.TB, opts Options) *OP {
 	o.storage = &storage{
 		key: key, keyID: "test-key-1", user: opts.User,
 		requests: map[string]*authRequest{}, codes: map[string]string{}, devices: map[string]*device{},
+		refresh: map[string]*refreshToken{},
 		client: &client{
 			id: opts.ClientID, secret: opts.ClientSecret,
 			redirectURIs: append([]string{RPRedirectURI}, opts.RedirectURIs...),
@@ -96,7 +97,7 @@ func Start(t testing.TB, opts Options) *OP {
 	var cryptoKey [32]byte
 	_, _ = rand.Read(cryptoKey[:])
 	provider, err := op.NewProvider(&op.Config{
-		CryptoKey: cryptoKey, CodeMethodS256: true,
+		CryptoKey: cryptoKey, CodeMethodS256: true, GrantTypeRefreshToken: true,
 		SupportedClaims: []string{"sub", "aud", "exp", "iat", "iss", "nonce", "preferred_username", "name", "groups"},
 		DeviceAuthorization: op.DeviceAuthorizationConfig{
 			Lifetime: 5 * time.Minute, PollInterval: time.Second, UserFormPath: "/device", UserCode: op.UserCodeBase20,
@@ -125,6 +126,13 @@ func (o *OP) SetUser(u User) {
 	defer o.storage.mu.Unlock()
 	o.storage.user = u
 }
+
+// RevokeRefreshTokens ends every refresh token issued so far, as an
+// administrator of the provider does when a person leaves.
+func (o *OP) RevokeRefreshTokens() { o.storage.revokeRefreshTokens() }
+
+// RefreshTokens is how many refresh tokens are live.
+func (o *OP) RefreshTokens() int { return o.storage.refreshTokens() }
 
 // SetIDTokenLifetime changes the validity of the next ID tokens; a
 // negative one makes them expired when issued.

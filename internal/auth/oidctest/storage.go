@@ -2,6 +2,7 @@ package oidctest
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/rsa"
 	"errors"
 	"strconv"
@@ -13,9 +14,10 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
-// storage is the smallest op.Storage the authorization-code flow needs:
-// one client, one user that every login signs in as, requests and codes
-// in memory. Refresh tokens, introspection and JWT profiles are refused.
+// storage is the smallest op.Storage the authorization-code, device and
+// refresh-token flows need: one client, one user that every login signs in
+// as, requests, codes and refresh tokens in memory. Introspection and JWT
+// profiles are refused.
 type storage struct {
 	key    *rsa.PrivateKey
 	keyID  string
@@ -27,8 +29,26 @@ type storage struct {
 	codes    map[string]string
 	// devices are device authorizations by device code.
 	devices map[string]*device
+	// refresh are the live refresh tokens; each works once (rotation).
+	refresh map[string]*refreshToken
 	seq     int
 }
+
+// refreshToken is what a refresh token stands for.
+type refreshToken struct {
+	subject, clientID string
+	scopes, amr       []string
+	audience          []string
+	authTime          time.Time
+}
+
+func (r *refreshToken) GetAMR() []string             { return r.amr }
+func (r *refreshToken) GetAudience() []string        { return r.audience }
+func (r *refreshToken) GetAuthTime() time.Time       { return r.authTime }
+func (r *refreshToken) GetClientID() string          { return r.clientID }
+func (r *refreshToken) GetScopes() []string          { return r.scopes }
+func (r *refreshToken) GetSubject() string           { return r.subject }
+func (r *refreshToken) SetCurrentScopes(sc []string) { r.scopes = sc }
 
 var errNotSupported = errors.New("not supported by the test provider")
 
@@ -145,12 +165,56 @@ func (s *storage) CreateAccessToken(context.Context, op.TokenRequest) (string, t
 	return "at-" + strconv.Itoa(s.seq), time.Now().Add(5 * time.Minute), nil
 }
 
-func (s *storage) CreateAccessAndRefreshTokens(context.Context, op.TokenRequest, string) (string, string, time.Time, error) {
-	return "", "", time.Time{}, errNotSupported
+// CreateAccessAndRefreshTokens issues a refresh token for the request; a
+// refresh retires the token it was made with.
+func (s *storage) CreateAccessAndRefreshTokens(_ context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rt := &refreshToken{subject: req.GetSubject(), scopes: req.GetScopes(), audience: req.GetAudience(), authTime: time.Now(), amr: []string{"pwd"}}
+	switch r := req.(type) {
+	case op.AuthRequest:
+		rt.clientID, rt.amr, rt.authTime = r.GetClientID(), r.GetAMR(), r.GetAuthTime()
+	case op.RefreshTokenRequest:
+		rt.clientID, rt.amr, rt.authTime = r.GetClientID(), r.GetAMR(), r.GetAuthTime()
+	case *op.DeviceAuthorizationState:
+		rt.clientID = r.ClientID
+	}
+	if current != "" {
+		if _, ok := s.refresh[current]; !ok {
+			return "", "", time.Time{}, op.ErrInvalidRefreshToken
+		}
+		delete(s.refresh, current)
+	}
+	s.seq++
+	value := "rt-" + strconv.Itoa(s.seq) + "-" + rand.Text()
+	s.refresh[value] = rt
+	return "at-" + strconv.Itoa(s.seq), value, time.Now().Add(5 * time.Minute), nil
 }
 
-func (s *storage) TokenRequestByRefreshToken(context.Context, string) (op.RefreshTokenRequest, error) {
-	return nil, errNotSupported
+func (s *storage) TokenRequestByRefreshToken(_ context.Context, value string) (op.RefreshTokenRequest, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rt, ok := s.refresh[value]
+	if !ok {
+		return nil, op.ErrInvalidRefreshToken
+	}
+	cp := *rt
+	return &cp, nil
+}
+
+// revokeRefreshTokens forgets every refresh token, as a provider does when
+// an administrator ends a person's sessions.
+func (s *storage) revokeRefreshTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.refresh)
+}
+
+// refreshTokens counts the live refresh tokens.
+func (s *storage) refreshTokens() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.refresh)
 }
 
 func (s *storage) TerminateSession(context.Context, string, string) error { return nil }
@@ -243,7 +307,7 @@ func (c *client) ResponseTypes() []oidc.ResponseType {
 	return []oidc.ResponseType{oidc.ResponseTypeCode}
 }
 func (c *client) GrantTypes() []oidc.GrantType {
-	return []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeDeviceCode}
+	return []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeDeviceCode, oidc.GrantTypeRefreshToken}
 }
 func (c *client) LoginURL(id string) string           { return c.loginURL + "?id=" + id }
 func (c *client) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeBearer }

@@ -76,11 +76,7 @@ func TestGitHubTeamGrantsClusterAccess(t *testing.T) {
 	}}
 	crtb := &mgmtv1.ClusterRoleTemplateBinding{ObjectMeta: metav1.ObjectMeta{Name: "github-platform-ghdev"}, Spec: mgmtv1.ClusterRoleTemplateBindingSpec{
 		ClusterName: "ghdev", RoleTemplateName: "cluster-viewer", Subject: mgmtv1.Subject{Kind: mgmtv1.SubjectKindGroup, Name: "github:acme/platform"}}}
-	for _, o := range []client.Object{sec, ap, crtb} {
-		if err := c.Create(ctx, o); err != nil {
-			t.Fatalf("create %s: %v", o.GetName(), err)
-		}
-	}
+	s.create(t, sec, ap, crtb)
 
 	b := s.githubBrowser(gh)
 	framework.Eventually(t, framework.Medium, func() error {
@@ -152,6 +148,49 @@ func TestGitHubTeamGrantsClusterAccess(t *testing.T) {
 		if out, err := kubectl(t, kc, "--context", "ghdev", "auth", "can-i", "delete", "nodes"); err == nil || !strings.Contains(out, "no") {
 			t.Errorf("viewer may delete nodes: %v %s", err, out)
 		}
+	})
+
+	t.Run("removed from the team at GitHub, access ends at the refresh", func(t *testing.T) {
+		if g := s.grants(t, "corp-github"); len(g) != 1 {
+			t.Fatalf("want the access token of one user stored, got %d", len(g))
+		}
+		moved := octo
+		moved.Teams = []githubtest.Team{{Org: "hobby-club", Slug: "band", Name: "Band"}}
+		gh.ChangeAccount(moved)
+		defer gh.ChangeAccount(octo)
+		s.refreshedAccess(t, kc, "ghdev", false)
+		if _, body := b.do(t, "GET", "/v1/me", nil); strings.Contains(string(body), "github:acme/platform") || !strings.Contains(string(body), `"github:acme"`) {
+			t.Errorf("me after the refresh: %s", body)
+		}
+		gh.ChangeAccount(octo)
+		s.refreshedAccess(t, kc, "ghdev", true)
+	})
+
+	t.Run("left every allowed organization, no group at the refresh", func(t *testing.T) {
+		gone := octo
+		gone.Orgs, gone.Teams = []string{"hobby-club"}, nil
+		gh.ChangeAccount(gone)
+		defer gh.ChangeAccount(octo)
+		s.refreshedAccess(t, kc, "ghdev", false)
+		if _, body := b.do(t, "GET", "/v1/me", nil); strings.Contains(string(body), "github:") {
+			t.Errorf("me after the refresh: %s", body)
+		}
+		gh.ChangeAccount(octo)
+		s.refreshedAccess(t, kc, "ghdev", true)
+	})
+
+	t.Run("a token revoked at GitHub leaves no external group", func(t *testing.T) {
+		gh.RevokeTokens()
+		s.refreshedAccess(t, kc, "ghdev", false)
+		if g := s.grants(t, "corp-github"); len(g) != 0 {
+			t.Errorf("the refused token is still stored: %d", len(g))
+		}
+		again := s.githubBrowser(gh)
+		again.do(t, "GET", "/v1/auth/corp-github/start", nil)
+		if code, body := again.do(t, "GET", "/v1/me", nil); code != http.StatusOK || !strings.Contains(string(body), "github:acme/platform") {
+			t.Fatalf("me after logging in again: %d %s", code, body)
+		}
+		s.refreshedAccess(t, kc, "ghdev", true)
 	})
 
 	t.Run("replayed callback refused", func(t *testing.T) {

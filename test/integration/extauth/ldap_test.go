@@ -109,7 +109,6 @@ func TestLDAPGroupGrantsClusterAccess(t *testing.T) {
 	other := dir.AddUser(t, "dave", "Dave", "dave-directory-pw-8")
 	sre := dir.AddGroup(t, "sre", carol)
 
-	c := s.app.Client
 	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "corp-ldap-bind", Namespace: mgmtv1.SystemNamespace},
 		Data: map[string][]byte{mgmtv1.BindPasswordSecretKey: []byte(ldaptest.ReaderPassword)}}
 	ap := &mgmtv1.AuthProvider{ObjectMeta: metav1.ObjectMeta{Name: "corp"}, Spec: mgmtv1.AuthProviderSpec{
@@ -122,11 +121,7 @@ func TestLDAPGroupGrantsClusterAccess(t *testing.T) {
 	}}
 	crtb := &mgmtv1.ClusterRoleTemplateBinding{ObjectMeta: metav1.ObjectMeta{Name: "sre-prod"}, Spec: mgmtv1.ClusterRoleTemplateBindingSpec{
 		ClusterName: "prod", RoleTemplateName: "cluster-viewer", Subject: mgmtv1.Subject{Kind: mgmtv1.SubjectKindGroup, Name: "ldap:sre"}}}
-	for _, o := range []client.Object{sec, ap, crtb} {
-		if err := c.Create(ctx, o); err != nil {
-			t.Fatalf("create %s: %v", o.GetName(), err)
-		}
-	}
+	s.create(t, sec, ap, crtb)
 
 	b := s.browser(t)
 	var code int
@@ -183,25 +178,58 @@ func TestLDAPGroupGrantsClusterAccess(t *testing.T) {
 
 	t.Run("removed from the group, access ends at the refresh", func(t *testing.T) {
 		dir.SetMembers(t, sre, other)
-		if err := s.app.Auth.RefreshGroups(ctx); err != nil {
-			t.Fatal(err)
-		}
-		framework.Eventually(t, framework.Medium, func() error {
-			out, err := kubectl(t, kc, "--context", "prod", "get", "nodes", "-o", "name")
-			if err == nil {
-				return fmt.Errorf("still allowed: %s", out)
-			}
-			// Without any grant on prod the proxy hides the cluster
-			// (NotFound); with grants left it would be the downstream
-			// RBAC's Forbidden.
-			if !strings.Contains(out, "NotFound") && !strings.Contains(strings.ToLower(out), "forbidden") {
-				return fmt.Errorf("want NotFound or Forbidden, got %v %s", err, out)
-			}
-			return nil
-		})
+		s.refreshedAccess(t, kc, "prod", false)
 	})
 
 	if strings.Contains(s.logs.String(), carolPass) || strings.Contains(s.logs.String(), ldaptest.ReaderPassword) {
 		t.Error("a password appears in the server's logs")
+	}
+}
+
+// refreshedAccess runs the server's group refresh, then waits until
+// kubectl with kubeconfig kc reads the nodes of cluster (want true) or is
+// refused (want false: NotFound when no grant is left on the cluster,
+// Forbidden from the downstream RBAC otherwise).
+func (s *server) refreshedAccess(t *testing.T, kc, cluster string, want bool) {
+	t.Helper()
+	if err := s.app.Auth.RefreshGroups(context.Background()); err != nil {
+		t.Fatalf("refresh groups: %v", err)
+	}
+	framework.Eventually(t, framework.Medium, func() error {
+		out, err := kubectl(t, kc, "--context", cluster, "get", "nodes", "-o", "name")
+		switch {
+		case want && err != nil:
+			return fmt.Errorf("refused: %v %s", err, out)
+		case !want && err == nil:
+			return fmt.Errorf("still allowed: %s", out)
+		case !want && !strings.Contains(out, "NotFound") && !strings.Contains(strings.ToLower(out), "forbidden"):
+			return fmt.Errorf("want NotFound or Forbidden, got %v %s", err, out)
+		}
+		return nil
+	})
+}
+
+// grants are the provider grants (refresh or access tokens) bokujo holds
+// for provider's users.
+func (s *server) grants(t *testing.T, provider string) []corev1.Secret {
+	t.Helper()
+	var list corev1.SecretList
+	if err := s.app.Client.List(context.Background(), &list, client.InNamespace(mgmtv1.SystemNamespace),
+		client.MatchingLabels{"auth.bokujo.io/provider": provider}); err != nil {
+		t.Fatal(err)
+	}
+	return list.Items
+}
+
+// create creates objs in the management cluster and deletes them when the
+// test ends: the tests share that cluster, and a provider left behind
+// would be asked at every other test's group refresh.
+func (s *server) create(t *testing.T, objs ...client.Object) {
+	t.Helper()
+	for _, o := range objs {
+		if err := s.app.Client.Create(context.Background(), o); err != nil {
+			t.Fatalf("create %s: %v", o.GetName(), err)
+		}
+		t.Cleanup(func() { _ = s.app.Client.Delete(context.Background(), o) })
 	}
 }

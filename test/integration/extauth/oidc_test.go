@@ -109,11 +109,7 @@ func TestOIDCGroupGrantsClusterAccess(t *testing.T) {
 	}}
 	crtb := &mgmtv1.ClusterRoleTemplateBinding{ObjectMeta: metav1.ObjectMeta{Name: "platform-dev"}, Spec: mgmtv1.ClusterRoleTemplateBindingSpec{
 		ClusterName: "dev", RoleTemplateName: "cluster-viewer", Subject: mgmtv1.Subject{Kind: mgmtv1.SubjectKindGroup, Name: "oidc:platform"}}}
-	for _, o := range []client.Object{sec, ap, crtb} {
-		if err := c.Create(ctx, o); err != nil {
-			t.Fatalf("create %s: %v", o.GetName(), err)
-		}
-	}
+	s.create(t, sec, ap, crtb)
 
 	b := s.ssoBrowser(t, op)
 	framework.Eventually(t, framework.Medium, func() error {
@@ -176,6 +172,45 @@ func TestOIDCGroupGrantsClusterAccess(t *testing.T) {
 		if out, err := kubectl(t, kc, "--context", "dev", "auth", "can-i", "delete", "nodes"); err == nil || !strings.Contains(out, "no") {
 			t.Errorf("viewer may delete nodes: %v %s", err, out)
 		}
+	})
+
+	erin := oidctest.User{Subject: "00u-erin-42", Username: "erin", Name: "Erin Example", Groups: []string{"platform"}}
+	t.Run("removed from the group at the provider, access ends at the refresh", func(t *testing.T) {
+		if !strings.Contains(authorize.Query().Get("scope"), "offline_access") {
+			t.Errorf("scope %q does not ask for a refresh token", authorize.Query().Get("scope"))
+		}
+		if g := s.grants(t, "corp-sso"); len(g) != 1 || len(g[0].OwnerReferences) != 1 || g[0].OwnerReferences[0].Kind != "User" {
+			t.Fatalf("want one refresh token owned by the user, got %+v", g)
+		}
+		moved := erin
+		moved.Groups = []string{"finance"}
+		op.SetUser(moved)
+		s.refreshedAccess(t, kc, "dev", false)
+		if _, body := b.do(t, "GET", "/v1/me", nil); strings.Contains(string(body), "oidc:platform") || !strings.Contains(string(body), "oidc:finance") {
+			t.Errorf("me after the refresh: %s", body)
+		}
+		// Back in the group: the refresh token, rotated at the first
+		// refresh, still works.
+		op.SetUser(erin)
+		s.refreshedAccess(t, kc, "dev", true)
+	})
+
+	t.Run("a refresh token the provider revoked leaves no external group", func(t *testing.T) {
+		op.RevokeRefreshTokens()
+		s.refreshedAccess(t, kc, "dev", false)
+		if g := s.grants(t, "corp-sso"); len(g) != 0 {
+			t.Errorf("the refused refresh token is still stored: %d", len(g))
+		}
+		if !strings.Contains(s.logs.String(), "provider grant no longer valid") {
+			t.Error("the revocation is not logged")
+		}
+		// The next login brings the groups back.
+		again := s.ssoBrowser(t, op)
+		again.do(t, "GET", "/v1/auth/corp-sso/start", nil)
+		if code, body := again.do(t, "GET", "/v1/me", nil); code != http.StatusOK || !strings.Contains(string(body), "oidc:platform") {
+			t.Fatalf("me after logging in again: %d %s", code, body)
+		}
+		s.refreshedAccess(t, kc, "dev", true)
 	})
 
 	t.Run("replayed callback refused", func(t *testing.T) {
@@ -453,6 +488,9 @@ func TestOIDCGroupGrantsClusterAccess(t *testing.T) {
 			secrets = append(secrets, v, f.Verifier)
 		}
 		secrets = append(secrets, deviceCodes...)
+		for _, g := range s.grants(t, "corp-sso") {
+			secrets = append(secrets, string(g.Data["grant"]))
+		}
 		if len(b.flowSets) == 0 || len(deviceCodes) == 0 {
 			t.Fatal("no flow cookie recorded")
 		}
