@@ -72,6 +72,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.registerMembers(mux)
 	a.registerUsers(mux)
 	a.registerAuthProviders(mux)
+	a.registerNotifications(mux)
 }
 
 type ctxKey struct{}

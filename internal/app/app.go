@@ -40,6 +40,7 @@ import (
 	"bokujo.io/bokujo/internal/clusters"
 	"bokujo.io/bokujo/internal/crdinstall"
 	"bokujo.io/bokujo/internal/fleet"
+	"bokujo.io/bokujo/internal/notify"
 	"bokujo.io/bokujo/internal/proxy"
 	"bokujo.io/bokujo/internal/rbacsync"
 	"bokujo.io/bokujo/internal/server"
@@ -132,6 +133,14 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	public := opts.PublicURL
+	if public == "" {
+		public = "https://" + opts.Listen
+	}
+	publicURL, err := url.Parse(public)
+	if err != nil || publicURL.Scheme != "https" || publicURL.Host == "" {
+		return nil, fmt.Errorf("invalid public URL %q: want https://host[:port]", public)
+	}
 	if err := Prepare(ctx, opts.Management); err != nil {
 		return nil, err
 	}
@@ -174,6 +183,9 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	if err := a.Fleet.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up cluster controllers: %w", err)
 	}
+	if err := notify.Setup(mgr, notify.Options{PublicURL: publicURL, Logger: log.With("component", "notify")}); err != nil {
+		return nil, fmt.Errorf("set up notifications: %w", err)
+	}
 	if err := rbacsync.Setup(mgr, rbacConfigs{a.Registry}, rbacsync.Options{}); err != nil {
 		return nil, fmt.Errorf("set up rbac sync: %w", err)
 	}
@@ -200,14 +212,6 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	px, err := proxy.New(proxyOpts)
 	if err != nil {
 		return nil, fmt.Errorf("create proxy: %w", err)
-	}
-	public := opts.PublicURL
-	if public == "" {
-		public = "https://" + opts.Listen
-	}
-	publicURL, err := url.Parse(public)
-	if err != nil || publicURL.Scheme != "https" || publicURL.Host == "" {
-		return nil, fmt.Errorf("invalid public URL %q: want https://host[:port]", public)
 	}
 	v1 := api.New(api.Options{Authenticator: a.Auth, Grants: grants, Registry: a.Registry, Reader: mgr.GetClient(), Writer: mgr.GetClient(), Users: a.Auth,
 		Tokens: kubeconfigTokens{a.Auth}, Audit: a.Audit, PublicURL: publicURL, CACertPEM: opts.CACertPEM, Logger: log.With("component", "api")})

@@ -22,6 +22,8 @@ var wantKinds = map[string]bool{
 	"GlobalRole":                 false,
 	"GlobalRoleBinding":          false,
 	"Group":                      false,
+	"Notification":               true,
+	"NotificationTarget":         true,
 	"Project":                    true,
 	"ProjectRoleTemplateBinding": true,
 	"RoleTemplate":               false,
