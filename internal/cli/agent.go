@@ -158,4 +158,3 @@ func printAgentCluster(s Streams, out api.AgentCluster) {
 	}
 	fmt.Fprintf(s.Out, "Or with Helm:\n\n  %s\n", out.HelmCommand)
 }
-
