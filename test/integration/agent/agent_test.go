@@ -71,9 +71,7 @@ func TestAgentCluster(t *testing.T) {
 	if err := os.WriteFile(mf, []byte(manifest), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := kubectl(t, env.Cluster(t, "other").KubeconfigPath(), "create", "namespace", "bokujo-agent"); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
+	ensureNamespace(t, "other", agent.Namespace)
 	if out, err := kubectl(t, env.Cluster(t, "other").KubeconfigPath(), "apply", "--dry-run=server", "-f", mf); err != nil {
 		t.Fatalf("manifest refused by a server-side dry run: %v\n%s", err, out)
 	}
