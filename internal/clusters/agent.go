@@ -113,8 +113,7 @@ func (r *Registry) IssueRegistrationToken(ctx context.Context, name string) (Reg
 }
 
 func (r *Registry) issueRegistration(ctx context.Context, cluster string) (Registration, error) {
-	if err := r.client.DeleteAllOf(ctx, &corev1.Secret{}, client.InNamespace(mgmtv1.SystemNamespace),
-		client.MatchingLabels{clusterLabel: cluster, "bokujo.io/kind": "agent-registration"}); err != nil {
+	if err := r.deleteRegistrations(ctx, cluster); err != nil {
 		return Registration{}, fmt.Errorf("revoke older registration tokens of %s: %w", cluster, err)
 	}
 	token, err := randomToken(registrationPrefix)
@@ -132,6 +131,22 @@ func (r *Registry) issueRegistration(ctx context.Context, cluster string) (Regis
 		return Registration{}, fmt.Errorf("store registration token of %s: %w", cluster, err)
 	}
 	return Registration{Cluster: cluster, Token: token, ExpiresAt: expires}, nil
+}
+
+// deleteRegistrations deletes a cluster's registration tokens one by one
+// (the server's role has no deletecollection on Secrets).
+func (r *Registry) deleteRegistrations(ctx context.Context, cluster string) error {
+	var list corev1.SecretList
+	if err := r.reader().List(ctx, &list, client.InNamespace(mgmtv1.SystemNamespace),
+		client.MatchingLabels{clusterLabel: cluster, "bokujo.io/kind": "agent-registration"}); err != nil {
+		return err
+	}
+	for i := range list.Items {
+		if err := r.client.Delete(ctx, &list.Items[i]); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	return nil
 }
 
 // LookupRegistration returns the registration a token stands for when it is

@@ -243,8 +243,7 @@ func (r *Registry) Remove(ctx context.Context, name string) error {
 	}
 	// An agent cluster's credential and registration tokens go too, and
 	// its tunnel is closed.
-	if err := r.client.DeleteAllOf(ctx, &corev1.Secret{}, client.InNamespace(mgmtv1.SystemNamespace),
-		client.MatchingLabels{clusterLabel: name, "bokujo.io/kind": "agent-registration"}); err != nil {
+	if err := r.deleteRegistrations(ctx, name); err != nil {
 		return fmt.Errorf("delete registration tokens of %s: %w", name, err)
 	}
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: agentSecretName(name), Namespace: mgmtv1.SystemNamespace}}

@@ -134,6 +134,7 @@ func TestAgentCluster(t *testing.T) {
 		if out, err := kubectl(t, kc, "--context", "edge", "-n", ns, "exec", pod, "--", "echo", "via-the-tunnel"); err != nil || strings.TrimSpace(out) != "via-the-tunnel" {
 			t.Fatalf("exec: %v %q", err, out)
 		}
+		portForwardEcho(t, kc, ns, pod)
 		streamLines(t, kc, []string{"--context", "edge", "-n", ns, "logs", "-f", pod}, "simulated container started")
 		streamLines(t, kc, []string{"--context", "edge", "-n", ns, "get", "pods", "-w", "--no-headers"}, pod)
 	})

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -172,4 +173,38 @@ func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
 func readAll(r io.Reader) []byte {
 	data, _ := io.ReadAll(r)
 	return data
+}
+
+// portForwardEcho forwards a local port to the pod's port 80 (kwok echoes
+// there) through bokujo and the tunnel.
+func portForwardEcho(t *testing.T, kc, ns, pod string) {
+	t.Helper()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), framework.Medium)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(framework.BinDir(t), "kubectl"), "--context", "edge", "-n", ns, "port-forward", "pod/"+pod, fmt.Sprintf("%d:80", port))
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kc, "HOME="+t.TempDir())
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	sc := bufio.NewScanner(out)
+	if !sc.Scan() || !strings.Contains(sc.Text(), "Forwarding from") {
+		t.Fatalf("port-forward: %q", sc.Text())
+	}
+	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(framework.Short))
+	fmt.Fprintln(conn, "echo through the tunnel")
+	got, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil || got != "echo through the tunnel\n" {
+		t.Fatalf("port-forward echo: %q %v", got, err)
+	}
 }
