@@ -18,6 +18,7 @@ import (
 	"bokujo.io/bokujo/internal/audit"
 	"bokujo.io/bokujo/internal/clusters"
 	"bokujo.io/bokujo/internal/proxy"
+	"bokujo.io/bokujo/internal/version"
 )
 
 // KubeconfigTokens issues the token a generated kubeconfig carries.
@@ -40,8 +41,15 @@ type Options struct {
 	PublicURL *url.URL
 	// CACertPEM is embedded in kubeconfigs so clients trust the server.
 	CACertPEM []byte
-	Logger    *slog.Logger
+	// Tunnels serves agents' tunnels; AgentImage is the image the import
+	// manifest runs (default DefaultAgentImage()).
+	Tunnels    AgentTunnels
+	AgentImage string
+	Logger     *slog.Logger
 }
+
+// DefaultAgentImage is the agent image of this bokujo version.
+func DefaultAgentImage() string { return "ghcr.io/bokujo/bokujo:" + version.Version }
 
 // API is the /v1 handler set.
 type API struct {
@@ -73,6 +81,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.registerUsers(mux)
 	a.registerAuthProviders(mux)
 	a.registerNotifications(mux)
+	a.registerAgents(mux)
 }
 
 type ctxKey struct{}

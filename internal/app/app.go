@@ -29,6 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	mgmtv1 "bokujo.io/bokujo/api/management/v1alpha1"
@@ -44,6 +45,7 @@ import (
 	"bokujo.io/bokujo/internal/proxy"
 	"bokujo.io/bokujo/internal/rbacsync"
 	"bokujo.io/bokujo/internal/server"
+	"bokujo.io/bokujo/internal/tunnel"
 	"bokujo.io/bokujo/internal/web"
 )
 
@@ -70,6 +72,9 @@ type Options struct {
 	// again from their providers (default auth.DefaultGroupRefreshInterval).
 	GroupRefreshInterval time.Duration
 	Logger               *slog.Logger
+	// AgentImage is the image import manifests run for `bokujo agent`
+	// (default ghcr.io/bokujo/bokujo:<version>).
+	AgentImage string
 	// SeveralPerProcess lets tests and benchmarks run more than one server
 	// in a process; controller-runtime otherwise refuses a second
 	// controller of the same name (their metrics would collide).
@@ -87,6 +92,8 @@ type App struct {
 	Client   client.Client
 	Audit    *audit.Log
 	Fleet    *fleet.Runner
+	// Tunnels holds the agents' sessions.
+	Tunnels *tunnel.Server
 
 	log      *slog.Logger
 	cancel   context.CancelFunc
@@ -170,7 +177,19 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	}
 	a := &App{Client: mgr.GetClient(), log: log, mgrDone: make(chan error, 1)}
 	a.Registry = clusters.NewRegistry(mgr.GetClient(), opts.ClusterPolicy)
-	if err := (&clusters.HealthReconciler{Client: mgr.GetClient(), Registry: a.Registry,
+	a.Registry.SetAPIReader(mgr.GetAPIReader())
+	a.Tunnels = tunnel.NewServer(log.With("component", "tunnel"))
+	a.Registry.SetTunnels(a.Tunnels)
+	// An agent connecting or going away is reflected in the cluster's
+	// status at once, not at the next probe.
+	healthTrigger := make(chan event.GenericEvent, 64)
+	a.Tunnels.OnChange = func(cluster string) {
+		select {
+		case healthTrigger <- event.GenericEvent{Object: &mgmtv1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: cluster}}}:
+		case <-time.After(10 * time.Second):
+		}
+	}
+	if err := (&clusters.HealthReconciler{Client: mgr.GetClient(), Registry: a.Registry, Trigger: healthTrigger,
 		Options: clusters.HealthOptions{Interval: opts.HealthInterval}}).SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up cluster health: %w", err)
 	}
@@ -214,7 +233,8 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 		return nil, fmt.Errorf("create proxy: %w", err)
 	}
 	v1 := api.New(api.Options{Authenticator: a.Auth, Grants: grants, Registry: a.Registry, Reader: mgr.GetClient(), Writer: mgr.GetClient(), Users: a.Auth,
-		Tokens: kubeconfigTokens{a.Auth}, Audit: a.Audit, PublicURL: publicURL, CACertPEM: opts.CACertPEM, Logger: log.With("component", "api")})
+		Tokens: kubeconfigTokens{a.Auth}, Audit: a.Audit, PublicURL: publicURL, CACertPEM: opts.CACertPEM, Logger: log.With("component", "api"),
+		Tunnels: a.Tunnels, AgentImage: opts.AgentImage})
 
 	mctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
@@ -298,6 +318,8 @@ func (a *App) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = a.Server.Shutdown(ctx)
+	// Tunnels are hijacked connections Shutdown does not wait for.
+	a.Tunnels.Close()
 	a.cancel()
 	select {
 	case <-a.mgrDone:

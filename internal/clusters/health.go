@@ -17,7 +17,10 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	mgmtv1 "bokujo.io/bokujo/api/management/v1alpha1"
 )
@@ -42,6 +45,9 @@ type HealthReconciler struct {
 	Client   client.Client
 	Registry *Registry
 	Options  HealthOptions
+	// Trigger wakes the controller for one cluster at once, e.g. when its
+	// agent connects or disconnects, rather than at the next probe.
+	Trigger <-chan event.GenericEvent
 }
 
 var _ reconcile.Reconciler = &HealthReconciler{}
@@ -60,11 +66,14 @@ func (h *HealthReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if h.Options.Now == nil {
 		h.Options.Now = time.Now
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named("cluster-health").
 		For(&mgmtv1.Cluster{}).
-		WithOptions(controller.Options{MaxConcurrentReconciles: h.Options.Workers}).
-		Complete(h)
+		WithOptions(controller.Options{MaxConcurrentReconciles: h.Options.Workers})
+	if h.Trigger != nil {
+		b = b.WatchesRawSource(source.Channel(h.Trigger, &handler.EnqueueRequestForObject{}))
+	}
+	return b.Complete(h)
 }
 
 // resources summarised in a Cluster's status.
@@ -79,18 +88,37 @@ func (h *HealthReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	if err := h.Client.Get(ctx, req.NamespacedName, &c); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	if c.Spec.Source.Kubeconfig == nil {
-		// Agent and driver clusters get their status from their own
-		// controllers.
+	if c.Spec.Source.Kubeconfig == nil && c.Spec.Source.Agent == nil {
+		// Driver clusters get their status from their driver.
 		return reconcile.Result{}, nil
 	}
 	status := c.Status.DeepCopy()
 	now := metav1.NewTime(h.Options.Now())
-	probeErr := h.probe(ctx, c.Name, status)
-	if probeErr != nil {
+	var probeErr error
+	reason, msg, down := h.agentDown(&c)
+	if down {
+		// No tunnel: nothing to probe. The agent's connect wakes this
+		// controller through Trigger.
+		probeErr = errors.New(msg)
+		for _, t := range []string{mgmtv1.ClusterConditionConnected, mgmtv1.ClusterConditionReachable, mgmtv1.ConditionReady} {
+			meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: t, Status: metav1.ConditionFalse,
+				Reason: reason, Message: msg, ObservedGeneration: c.Generation})
+		}
+	} else {
+		if c.Spec.Source.Agent != nil {
+			meta.SetStatusCondition(&status.Conditions, metav1.Condition{Type: mgmtv1.ClusterConditionConnected, Status: metav1.ConditionTrue,
+				Reason: mgmtv1.ClusterReasonAgentConnected, Message: "the agent's tunnel is up", ObservedGeneration: c.Generation})
+		}
+		probeErr = h.probe(ctx, c.Name, status)
+	}
+	if down {
+		// Conditions set above.
+	} else if probeErr != nil {
 		reason := mgmtv1.ClusterReasonProbeFailed
 		if apierrors.IsUnauthorized(probeErr) || apierrors.IsForbidden(probeErr) {
 			reason = mgmtv1.ClusterReasonUnauthorized
+		} else if errors.Is(probeErr, ErrAgentDisconnected) {
+			reason = mgmtv1.ClusterReasonAgentDisconnected
 		} else if errors.Is(probeErr, ErrUnavailable) {
 			reason = mgmtv1.ClusterReasonCredentialsNotFound
 		}
@@ -120,6 +148,20 @@ func (h *HealthReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		interval = min(interval, 5*time.Second)
 	}
 	return reconcile.Result{RequeueAfter: interval}, nil
+}
+
+// agentDown says why an agent cluster cannot be probed, if it cannot.
+func (h *HealthReconciler) agentDown(c *mgmtv1.Cluster) (reason, msg string, down bool) {
+	a := c.Spec.Source.Agent
+	switch {
+	case a == nil:
+		return "", "", false
+	case a.ProxyCredentials == nil || a.ManagementCredentials == nil:
+		return mgmtv1.ClusterReasonAgentNotRegistered, "waiting for the agent to register: apply the import manifest in the cluster", true
+	case !h.Registry.AgentConnected(c.Name):
+		return mgmtv1.ClusterReasonAgentDisconnected, "the agent is not connected; it reconnects by itself when it runs and reaches the server", true
+	}
+	return "", "", false
 }
 
 func withoutProbeTime(s mgmtv1.ClusterStatus) mgmtv1.ClusterStatus {

@@ -86,7 +86,11 @@ func Provision(ctx context.Context, admin *rest.Config) (Credentials, error) {
 	labels := map[string]string{"app.kubernetes.io/part-of": "bokujo", identityLabel: "true"}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: DownstreamNamespace, Labels: labels}}
 	if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return Credentials{}, fmt.Errorf("provision: create namespace %s: %w", DownstreamNamespace, err)
+		// The agent may not create namespaces; its manifest creates this
+		// one beforehand.
+		if _, gerr := client.CoreV1().Namespaces().Get(ctx, DownstreamNamespace, metav1.GetOptions{}); !apierrors.IsForbidden(err) || gerr != nil {
+			return Credentials{}, fmt.Errorf("provision: create namespace %s: %w", DownstreamNamespace, err)
+		}
 	}
 	var creds Credentials
 	for _, id := range []struct {

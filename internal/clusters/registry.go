@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -37,8 +38,12 @@ const (
 
 // Registry imports clusters and hands out their client configurations.
 type Registry struct {
-	client client.Client
-	policy Policy
+	client    client.Client
+	apiReader client.Reader
+	policy    Policy
+	tunnels   Tunnels
+	// Now is the clock of token expiry; nil is time.Now.
+	Now func() time.Time
 
 	mu    sync.Mutex
 	cache map[string]cached // key: cluster/identity
@@ -173,17 +178,25 @@ func (r *Registry) Config(ctx context.Context, cluster string, id Identity) (*re
 		}
 		return nil, fmt.Errorf("get cluster %s: %w", cluster, err)
 	}
-	src := c.Spec.Source.Kubeconfig
-	if src == nil {
-		return nil, fmt.Errorf("%w: %q has no kubeconfig credentials", ErrUnavailable, cluster)
-	}
-	ref := src.ProxyCredentials
-	if id == IdentityManager {
-		ref = src.ManagementCredentials
+	var secret string
+	switch src := c.Spec.Source; {
+	case src.Kubeconfig != nil:
+		secret = src.Kubeconfig.ProxyCredentials.Name
+		if id == IdentityManager {
+			secret = src.Kubeconfig.ManagementCredentials.Name
+		}
+	case src.Agent != nil:
+		name, err := r.agentSecretRef(&c, id)
+		if err != nil {
+			return nil, err
+		}
+		secret = name
+	default:
+		return nil, fmt.Errorf("%w: %q has no credentials", ErrUnavailable, cluster)
 	}
 	var s corev1.Secret
-	if err := r.client.Get(ctx, types.NamespacedName{Namespace: mgmtv1.SystemNamespace, Name: ref.Name}, &s); err != nil {
-		return nil, fmt.Errorf("%w: %q: credentials secret %s: %v", ErrUnavailable, cluster, ref.Name, err)
+	if err := r.client.Get(ctx, types.NamespacedName{Namespace: mgmtv1.SystemNamespace, Name: secret}, &s); err != nil {
+		return nil, fmt.Errorf("%w: %q: credentials secret %s: %v", ErrUnavailable, cluster, secret, err)
 	}
 	key := cluster + "/" + string(id)
 	r.mu.Lock()
@@ -197,6 +210,9 @@ func (r *Registry) Config(ctx context.Context, cluster string, id Identity) (*re
 		return nil, fmt.Errorf("%w: %q: stored %s credentials: %v", ErrUnavailable, cluster, id, err)
 	}
 	cfg.QPS, cfg.Burst = 100, 200
+	if c.Spec.Source.Agent != nil {
+		r.dialThroughAgent(cluster, cfg)
+	}
 	r.mu.Lock()
 	r.cache[key] = cached{resourceVersion: s.ResourceVersion, config: cfg}
 	r.mu.Unlock()
@@ -224,6 +240,18 @@ func (r *Registry) Remove(ctx context.Context, name string) error {
 		if err := r.client.Delete(ctx, s); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("delete %s credentials of %s: %w", id, name, err)
 		}
+	}
+	// An agent cluster's credential and registration tokens go too, and
+	// its tunnel is closed.
+	if err := r.deleteRegistrations(ctx, name); err != nil {
+		return fmt.Errorf("delete registration tokens of %s: %w", name, err)
+	}
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: agentSecretName(name), Namespace: mgmtv1.SystemNamespace}}
+	if err := r.client.Delete(ctx, s); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete agent credential of %s: %w", name, err)
+	}
+	if d, ok := r.tunnels.(interface{ Disconnect(string) }); ok {
+		d.Disconnect(name)
 	}
 	r.mu.Lock()
 	delete(r.cache, name+"/"+string(IdentityProxy))

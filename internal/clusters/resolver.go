@@ -57,11 +57,22 @@ func (r *Resolver) target(ctx context.Context, cluster string) (*proxy.Target, e
 	if err := r.Registry.client.Get(ctx, types.NamespacedName{Name: cluster}, &c, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, proxy.ErrClusterNotFound
 	}
-	if c.Spec.Source.Kubeconfig == nil {
+	var secret string
+	switch src := c.Spec.Source; {
+	case src.Kubeconfig != nil:
+		secret = src.Kubeconfig.ProxyCredentials.Name
+	case src.Agent != nil && src.Agent.ProxyCredentials != nil:
+		// The cached target dials through whichever tunnel is open at the
+		// time, so only the "no tunnel now" case is answered here.
+		if !r.Registry.AgentConnected(cluster) {
+			return nil, fmt.Errorf("%w: the agent of cluster %s is not connected", proxy.ErrClusterUnavailable, cluster)
+		}
+		secret = src.Agent.ProxyCredentials.Name
+	default:
 		return nil, fmt.Errorf("%w: cluster %s has no proxy credentials", proxy.ErrClusterUnavailable, cluster)
 	}
 	var s corev1.Secret
-	key := types.NamespacedName{Namespace: mgmtv1.SystemNamespace, Name: c.Spec.Source.Kubeconfig.ProxyCredentials.Name}
+	key := types.NamespacedName{Namespace: mgmtv1.SystemNamespace, Name: secret}
 	if err := r.Registry.client.Get(ctx, key, &s, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("%w: cluster %s: %v", proxy.ErrClusterUnavailable, cluster, err)
 	}

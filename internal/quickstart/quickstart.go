@@ -184,8 +184,18 @@ func Run(ctx context.Context, opts Options) (err error) {
 	if err != nil {
 		return fmt.Errorf("create the bootstrap admin: %w", err)
 	}
+	agentCtx, stopAgents := context.WithCancel(ctx)
+	var agents sync.WaitGroup
+	// The agents stop before the server does (defers run last first).
+	defer func() { stopAgents(); agents.Wait() }()
 	for name, c := range clusters {
-		if name == ManagementCluster {
+		switch name {
+		case ManagementCluster:
+			continue
+		case AgentCluster:
+			if err := startDemoAgent(agentCtx, &agents, a, name, c, opts.StateDir, caPEM, log); err != nil {
+				return err
+			}
 			continue
 		}
 		if err := a.Registry.ImportConfig(ctx, name, "demo cluster "+name, c.RESTConfig()); err != nil && !errors.Is(err, bclusters.ErrAlreadyExists) {

@@ -42,6 +42,8 @@ const (
 	ClusterReasonAgentConnected = "AgentConnected"
 	// ClusterReasonAgentDisconnected: no agent tunnel is open.
 	ClusterReasonAgentDisconnected = "AgentDisconnected"
+	// ClusterReasonAgentNotRegistered: the agent has not registered yet.
+	ClusterReasonAgentNotRegistered = "AgentNotRegistered"
 	// ClusterReasonProvisioning: the driver is still creating the cluster.
 	ClusterReasonProvisioning = "Provisioning"
 	// ClusterReasonProvisioningFailed: the driver gave up creating the
@@ -105,10 +107,22 @@ type KubeconfigSource struct {
 	ManagementCredentials SecretReference `json:"managementCredentials"`
 }
 
-// AgentSource marks a cluster reached through the bokujo agent's tunnel. It
-// has no fields yet; the agent authenticates with a registration token the
-// server issues.
-type AgentSource struct{}
+// AgentSource marks a cluster reached through the bokujo agent's tunnel.
+// The agent registers with a one-time token the server issues, creates
+// bokujo's two identities in its cluster and hands their credentials over;
+// the server then sets the two references below. Every connection to the
+// cluster goes through the agent's tunnel.
+type AgentSource struct {
+	// proxyCredentials names the Secret with the kubeconfig of the proxy's
+	// service account; set when the agent registers.
+	// +optional
+	ProxyCredentials *SecretReference `json:"proxyCredentials,omitempty"`
+
+	// managementCredentials names the Secret with the kubeconfig of the
+	// management service account; set when the agent registers.
+	// +optional
+	ManagementCredentials *SecretReference `json:"managementCredentials,omitempty"`
+}
 
 // DriverName names a cluster driver.
 // +kubebuilder:validation:Enum=local;capi

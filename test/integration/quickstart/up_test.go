@@ -334,6 +334,18 @@ func TestUpServesClustersAndSurvivesRestart(t *testing.T) {
 			}
 			return nil
 		})
+		// prod is reached only through the agent's tunnel.
+		framework.Eventually(t, framework.Short, func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), framework.Short)
+			defer cancel()
+			outb, err := exec.CommandContext(ctx, filepath.Join(framework.BinDir(t), "kubectl"), "--kubeconfig", kc, "--context", "prod",
+				"get", "nodes", "-o", "name").CombinedOutput()
+			if err != nil || strings.Count(string(outb), "node/prod-cpu") != 3 {
+				return fmt.Errorf("kubectl prod through bokujo: %v %q", err, outb)
+			}
+			return nil
+		})
+		checkProdThroughAgent(t, kubeconfigOf(out, "local"))
 	})
 
 	t.Run("management changes are audited with the real user", func(t *testing.T) {
@@ -409,6 +421,15 @@ func TestUpServesClustersAndSurvivesRestart(t *testing.T) {
 	if _, err := dev.AppsV1().Deployments("default").Get(context.Background(), "gpu-demo", metav1.GetOptions{}); err != nil {
 		t.Fatalf("dev deployment gone after restart: %v", err)
 	}
+	// The agent reconnects with the credential it kept; no new token.
+	framework.Eventually(t, framework.Medium, func() error {
+		outb, err := exec.Command(filepath.Join(framework.BinDir(t), "kubectl"), "--kubeconfig", kubeconfigOf(out, "local"),
+			"get", "clusters.management.bokujo.io", "prod", "-o", `jsonpath={.status.conditions[?(@.type=="Ready")].status}`).CombinedOutput()
+		if err != nil || string(outb) != "True" {
+			return fmt.Errorf("prod after restart: %v %q", err, outb)
+		}
+		return nil
+	})
 	up.stop(t, syscall.SIGTERM, stateDir)
 }
 
@@ -450,5 +471,17 @@ func TestUpBadStarts(t *testing.T) {
 				t.Errorf("error is %d lines, want at most %d:\n%s", n, tc.maxLines, out)
 			}
 		})
+	}
+}
+
+// checkProdThroughAgent checks that the demo cluster prod is an agent
+// cluster whose tunnel is up, and that the agent kept its credential.
+func checkProdThroughAgent(t *testing.T, mgmtKubeconfig string) {
+	t.Helper()
+	outb, err := exec.Command(filepath.Join(framework.BinDir(t), "kubectl"), "--kubeconfig", mgmtKubeconfig,
+		"get", "clusters.management.bokujo.io", "prod", "-o",
+		`jsonpath={.spec.source.agent.proxyCredentials.name} {.status.conditions[?(@.type=="Connected")].reason}`).CombinedOutput()
+	if err != nil || string(outb) != "cluster-prod-proxy AgentConnected" {
+		t.Fatalf("prod is not connected through the agent: %v %q", err, outb)
 	}
 }
