@@ -40,6 +40,7 @@ import (
 	"bokujo.io/bokujo/internal/auth"
 	"bokujo.io/bokujo/internal/clusters"
 	"bokujo.io/bokujo/internal/crdinstall"
+	"bokujo.io/bokujo/internal/drivers"
 	"bokujo.io/bokujo/internal/fleet"
 	"bokujo.io/bokujo/internal/notify"
 	"bokujo.io/bokujo/internal/proxy"
@@ -68,6 +69,9 @@ type Options struct {
 	LeaderElection bool
 	// HealthInterval between cluster probes (default 10 s).
 	HealthInterval time.Duration
+	// DriverPoll is how often clusters being created by a driver are
+	// looked at again (default 15 s).
+	DriverPoll time.Duration
 	// GroupRefreshInterval is how often external users' groups are read
 	// again from their providers (default auth.DefaultGroupRefreshInterval).
 	GroupRefreshInterval time.Duration
@@ -204,6 +208,10 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	}
 	if err := notify.Setup(mgr, notify.Options{PublicURL: publicURL, Logger: log.With("component", "notify")}); err != nil {
 		return nil, fmt.Errorf("set up notifications: %w", err)
+	}
+	if _, err := drivers.Setup(mgr, drivers.Options{Management: opts.Management, Registry: a.Registry, DataDir: opts.DataDir,
+		Poll: opts.DriverPoll, Logger: log.With("component", "drivers")}); err != nil {
+		return nil, fmt.Errorf("set up cluster drivers: %w", err)
 	}
 	if err := rbacsync.Setup(mgr, rbacConfigs{a.Registry}, rbacsync.Options{}); err != nil {
 		return nil, fmt.Errorf("set up rbac sync: %w", err)

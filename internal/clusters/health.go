@@ -88,8 +88,9 @@ func (h *HealthReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	if err := h.Client.Get(ctx, req.NamespacedName, &c); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	if c.Spec.Source.Kubeconfig == nil && c.Spec.Source.Agent == nil {
-		// Driver clusters get their status from their driver.
+	if d := c.Spec.Source.Driver; d != nil && d.ProxyCredentials == nil {
+		// Until its driver has created it, a driver cluster's status is
+		// the driver's to tell.
 		return reconcile.Result{}, nil
 	}
 	status := c.Status.DeepCopy()

@@ -167,6 +167,47 @@ func (r *Registry) Register(ctx context.Context, name, displayName string, creds
 	return nil
 }
 
+// StoreDriverCredentials keeps the credentials of bokujo's two identities
+// in a cluster its driver created, and points the Cluster at them. The
+// kubeconfigs are held to the rules of uploads (no exec plugins, local
+// files or insecure TLS); the address policy does not apply, since the
+// server or Cluster API, not a user, chose the address.
+func (r *Registry) StoreDriverCredentials(ctx context.Context, name string, creds Credentials) error {
+	refs := map[Identity]*mgmtv1.SecretReference{}
+	for id, kc := range map[Identity][]byte{IdentityProxy: creds.Proxy, IdentityManager: creds.Manager} {
+		if _, err := ParseKubeconfig(kc, ""); err != nil {
+			return fmt.Errorf("%s credentials: %w", id, err)
+		}
+		s := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: secretName(name, string(id)), Namespace: mgmtv1.SystemNamespace,
+				Labels: map[string]string{managedByLabel: managedByValue, "management.bokujo.io/cluster": name}},
+			Data: map[string][]byte{mgmtv1.KubeconfigSecretKey: kc},
+		}
+		if err := r.client.Create(ctx, s); err != nil {
+			if !apierrors.IsAlreadyExists(err) {
+				return fmt.Errorf("store %s credentials of %s: %w", id, name, err)
+			}
+			if err := r.client.Update(ctx, s); err != nil {
+				return fmt.Errorf("store %s credentials of %s: %w", id, name, err)
+			}
+		}
+		refs[id] = &mgmtv1.SecretReference{Name: s.Name}
+	}
+	var c mgmtv1.Cluster
+	if err := r.client.Get(ctx, types.NamespacedName{Name: name}, &c); err != nil {
+		return fmt.Errorf("get cluster %s: %w", name, err)
+	}
+	if c.Spec.Source.Driver == nil {
+		return fmt.Errorf("cluster %s has no driver", name)
+	}
+	before := c.DeepCopy()
+	c.Spec.Source.Driver.ProxyCredentials, c.Spec.Source.Driver.ManagementCredentials = refs[IdentityProxy], refs[IdentityManager]
+	if err := r.client.Patch(ctx, &c, client.MergeFrom(before)); err != nil {
+		return fmt.Errorf("record credentials of %s: %w", name, err)
+	}
+	return nil
+}
+
 // Config returns the client configuration of one of bokujo's identities in
 // a cluster. Configurations are cached per Secret resourceVersion, so a
 // rotated credential is picked up at once.
@@ -191,6 +232,15 @@ func (r *Registry) Config(ctx context.Context, cluster string, id Identity) (*re
 			return nil, err
 		}
 		secret = name
+	case src.Driver != nil:
+		ref := src.Driver.ProxyCredentials
+		if id == IdentityManager {
+			ref = src.Driver.ManagementCredentials
+		}
+		if ref == nil {
+			return nil, fmt.Errorf("%w: %q: its driver has not finished creating it", ErrUnavailable, cluster)
+		}
+		secret = ref.Name
 	default:
 		return nil, fmt.Errorf("%w: %q has no credentials", ErrUnavailable, cluster)
 	}

@@ -68,6 +68,8 @@ func (r *Resolver) target(ctx context.Context, cluster string) (*proxy.Target, e
 			return nil, fmt.Errorf("%w: the agent of cluster %s is not connected", proxy.ErrClusterUnavailable, cluster)
 		}
 		secret = src.Agent.ProxyCredentials.Name
+	case src.Driver != nil && src.Driver.ProxyCredentials != nil:
+		secret = src.Driver.ProxyCredentials.Name
 	default:
 		return nil, fmt.Errorf("%w: cluster %s has no proxy credentials", proxy.ErrClusterUnavailable, cluster)
 	}

@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -137,33 +138,142 @@ const (
 )
 
 // DriverSource asks a driver to create and run the cluster.
+// +kubebuilder:validation:XValidation:rule="self.name != 'capi' || has(self.capi)",message="the capi driver needs capi settings"
+// +kubebuilder:validation:XValidation:rule="self.name == 'capi' || !has(self.capi)",message="capi settings belong to the capi driver"
+// +kubebuilder:validation:XValidation:rule="self.name == oldSelf.name",message="the driver cannot be changed"
 type DriverSource struct {
-	// name of the driver.
+	// name of the driver: local (a control plane with simulated nodes on
+	// the server's machine, for demos and tests) or capi (Cluster API on
+	// the management cluster).
 	// +required
 	Name DriverName `json:"name"`
 
-	// params are driver-specific settings, such as the simulated nodes of a
-	// local cluster or the ClusterClass of a Cluster API one.
+	// kubernetesVersion of the cluster, e.g. v1.33; default: the driver's
+	// (the bundled version for local).
+	// +optional
+	// +kubebuilder:validation:Pattern=`^v[0-9]+\.[0-9]+(\.[0-9]+)?$`
+	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+
+	// nodePools are the cluster's groups of like nodes.
 	// +optional
 	// +listType=map
 	// +listMapKey=name
-	// +kubebuilder:validation:MaxItems=32
-	Params []DriverParam `json:"params,omitempty"`
+	// +kubebuilder:validation:MaxItems=16
+	NodePools []NodePool `json:"nodePools,omitempty"`
+
+	// capi holds the Cluster API settings.
+	// +optional
+	CAPI *CAPIDriverSpec `json:"capi,omitempty"`
+
+	// proxyCredentials and managementCredentials name the Secrets with the
+	// kubeconfigs of bokujo's two identities in the cluster; the driver
+	// sets them once the cluster answers.
+	// +optional
+	ProxyCredentials *SecretReference `json:"proxyCredentials,omitempty"`
+	// +optional
+	ManagementCredentials *SecretReference `json:"managementCredentials,omitempty"`
 }
 
-// DriverParam is one driver setting.
-type DriverParam struct {
-	// name of the setting.
+// NodePool is a group of nodes of one shape.
+type NodePool struct {
+	// name of the pool, a DNS label; node names start with it.
 	// +required
 	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=63
-	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`
+	// +kubebuilder:validation:MaxLength=40
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	Name string `json:"name"`
 
-	// value of the setting.
+	// count of nodes.
 	// +required
-	// +kubebuilder:validation:MaxLength=4096
-	Value string `json:"value"`
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	Count int32 `json:"count"`
+
+	// cpu of each node (local driver), e.g. "32".
+	// +optional
+	CPU *resource.Quantity `json:"cpu,omitempty"`
+
+	// memory of each node (local driver), e.g. "256Gi".
+	// +optional
+	Memory *resource.Quantity `json:"memory,omitempty"`
+
+	// gpus (nvidia.com/gpu) of each node.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=64
+	GPUs int32 `json:"gpus,omitempty"`
+
+	// gpuProduct is the nodes' nvidia.com/gpu.product label.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	GPUProduct string `json:"gpuProduct,omitempty"`
+
+	// instanceType of the machines (capi driver), e.g. m6i.xlarge.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	InstanceType string `json:"instanceType,omitempty"`
+
+	// labels put on the pool's nodes.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	Labels map[string]string `json:"labels,omitempty"`
+
+	// taints put on the pool's nodes.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	Taints []corev1.Taint `json:"taints,omitempty"`
+}
+
+// CAPIProvider is the infrastructure a Cluster API cluster runs on.
+// +kubebuilder:validation:Enum=AWS
+type CAPIProvider string
+
+const (
+	// CAPIProviderAWS creates an EKS cluster with Cluster API Provider AWS.
+	CAPIProviderAWS CAPIProvider = "AWS"
+)
+
+// Keys of a capi driver's credentials Secret.
+const (
+	AWSAccessKeyIDKey     = "AccessKeyID"
+	AWSSecretAccessKeyKey = "SecretAccessKey"
+)
+
+// CAPIDriverSpec says how Cluster API creates the cluster.
+type CAPIDriverSpec struct {
+	// provider of the infrastructure; AWS (EKS) for now.
+	// +required
+	Provider CAPIProvider `json:"provider"`
+
+	// region, e.g. eu-west-1.
+	// +required
+	// +kubebuilder:validation:Pattern=`^[a-z]{2}(-[a-z]+)+-[0-9]$`
+	Region string `json:"region"`
+
+	// credentialsSecretRef names a Secret in bokujo-system with the keys
+	// AccessKeyID and SecretAccessKey of the AWS account to use.
+	// +required
+	CredentialsSecretRef SecretReference `json:"credentialsSecretRef"`
+
+	// namespace of the management cluster the Cluster API objects go to;
+	// default bokujo-capi.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Namespace string `json:"namespace,omitempty"`
+
+	// identityNamespace is where the Cluster API Provider AWS controller
+	// runs and reads static identities' Secrets; default capa-system.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	IdentityNamespace string `json:"identityNamespace,omitempty"`
+
+	// sshKeyName is an EC2 key pair for the nodes.
+	// +optional
+	// +kubebuilder:validation:MaxLength=255
+	SSHKeyName string `json:"sshKeyName,omitempty"`
 }
 
 // ClusterStatus is what the health controller last observed.
