@@ -186,7 +186,7 @@ func TestValidation(t *testing.T) {
 		})},
 		{name: "cluster from local driver", obj: cluster("demo", func(c *v1alpha1.Cluster) {
 			c.Spec.Source = v1alpha1.ClusterSource{Driver: &v1alpha1.DriverSource{
-				Name: v1alpha1.DriverLocal, Params: []v1alpha1.DriverParam{{Name: "gpuNodes", Value: "2"}},
+				Name: v1alpha1.DriverLocal, NodePools: []v1alpha1.NodePool{{Name: "gpu", Count: 2, GPUs: 8}},
 			}}
 		})},
 		{name: "cluster with two sources", obj: cluster("two-sources", func(c *v1alpha1.Cluster) {
