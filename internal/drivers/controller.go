@@ -72,7 +72,7 @@ type Controller struct {
 	// does not hold.
 	direct client.Reader
 	opts   Options
-	log  *slog.Logger
+	log    *slog.Logger
 
 	mu      sync.Mutex
 	local   map[string]*localRun
