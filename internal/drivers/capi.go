@@ -116,7 +116,7 @@ func RenderEKS(c *mgmtv1.Cluster, creds map[string][]byte) ([]*unstructured.Unst
 			"allowedNamespaces": map[string]any{"list": []any{ns}},
 		}),
 		obj(capiVersion, "Cluster", ns, name, map[string]any{
-			"clusterNetwork": map[string]any{"pods": map[string]any{"cidrBlocks": []any{"192.168.0.0/16"}}},
+			"clusterNetwork":    map[string]any{"pods": map[string]any{"cidrBlocks": []any{"192.168.0.0/16"}}},
 			"infrastructureRef": map[string]any{"apiGroup": infraGroup, "kind": "AWSManagedCluster", "name": name},
 			"controlPlaneRef":   map[string]any{"apiGroup": controlPlaneGroup, "kind": "AWSManagedControlPlane", "name": name + "-control-plane"},
 		}),
