@@ -212,7 +212,7 @@ type EnvVar struct {
 // +kubebuilder:validation:XValidation:rule="isURL(self)",message="must be an absolute URI such as https://host/path or s3://bucket/path"
 // +kubebuilder:validation:XValidation:rule="!isURL(self) || url(self).getScheme() in ['https', 'http', 's3', 'gs']",message="scheme must be https, http, s3 or gs; file:// and other schemes are refused"
 // +kubebuilder:validation:XValidation:rule="!self.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')",message="must not carry credentials (user:password@); give the fetcher credentials through its own configuration"
-// +kubebuilder:validation:XValidation:rule="!isURL(self) || url(self).getHostname() != ”",message="must name a host"
+// +kubebuilder:validation:XValidation:rule="!isURL(self) || url(self).getHostname().size() > 0",message="must name a host"
 // +kubebuilder:validation:XValidation:rule="!self.matches('(?i)^[a-z][a-z0-9+.-]*://(([^/?#:]*[.])?(localhost|local|internal|svc|cluster[.]local)[.]?|metadata)(:[0-9]*)?([/?#]|$)')",message="must not point at an internal name (localhost, *.local, *.internal, *.svc, *.cluster.local, metadata)"
 // +kubebuilder:validation:XValidation:rule="!self.matches('(?i)^[a-z][a-z0-9+.-]*://(0x[0-9a-f]*|[0-9]+)([.](0x[0-9a-f]*|[0-9]+))*[.]?(:[0-9]*)?([/?#]|$)') || self.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])([.](25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}(:[0-9]*)?([/?#]|$)')",message="must not give an IP address in numeric shorthand (decimal, octal, hex or short forms); write it as four dotted decimals"
 // +kubebuilder:validation:XValidation:rule="!self.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://(0|10|127|22[4-9]|2[3-5][0-9])[.]') && !self.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://(169[.]254|192[.]168|172[.](1[6-9]|2[0-9]|3[01])|100[.](6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7]))[.]')",message="must not point at an internal address (loopback, link-local, cloud metadata, private, shared or multicast ranges)"
@@ -401,6 +401,7 @@ type MLTaskStatus struct {
 
 // MLTask is a training run or an interactive GPU instance.
 // +kubebuilder:object:root=true
+// +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 52",message="name must be at most 52 characters: worker host names add an index to it"
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Namespaced,shortName=mlt,categories=bokujo;ml
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`

@@ -1,0 +1,358 @@
+package mltask
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sync"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
+	"golang.org/x/sync/errgroup"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	mlv1alpha1 "bokujo.io/bokujo/api/ml/v1alpha1"
+	"bokujo.io/bokujo/internal/gpuqueue"
+)
+
+// cycleKey is the one request of the admission loop: every change to a
+// task or queue asks for a new cycle over the whole cluster, and the
+// workqueue folds a burst of changes into one cycle.
+var cycleKey = reconcile.Request{NamespacedName: types.NamespacedName{Name: "admission-cycle"}}
+
+// admission runs gpuqueue.Schedule over the cached queues and tasks and
+// writes its decisions into the tasks' status.
+type admission struct {
+	client client.Client
+	opts   Options
+
+	mu sync.Mutex
+	// assumed holds decisions written but not yet seen in the cache, so
+	// that a cycle running on a cache that lags its own writes neither
+	// counts quota twice nor forgets it (Kueue's "assume" step).
+	assumed         map[types.NamespacedName]assumption
+	lastStatusWrite time.Time
+}
+
+type assumption struct {
+	uid       types.UID
+	admission *mlv1alpha1.Admission // nil: released
+}
+
+var _ reconcile.Reconciler = &admission{}
+
+func newAdmission(c client.Client, opts Options) *admission {
+	return &admission{client: c, opts: opts, assumed: map[types.NamespacedName]assumption{}}
+}
+
+type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
+
+func (a *admission) always() handler.EventHandler {
+	return handler.Funcs{
+		CreateFunc:  func(_ context.Context, _ event.CreateEvent, q queue) { q.Add(cycleKey) },
+		UpdateFunc:  func(_ context.Context, _ event.UpdateEvent, q queue) { q.Add(cycleKey) },
+		DeleteFunc:  func(_ context.Context, _ event.DeleteEvent, q queue) { q.Add(cycleKey) },
+		GenericFunc: func(_ context.Context, _ event.GenericEvent, q queue) { q.Add(cycleKey) },
+	}
+}
+
+func (a *admission) onTaskCreate(_ context.Context, _ event.CreateEvent, q queue) { q.Add(cycleKey) }
+func (a *admission) onTaskDelete(_ context.Context, _ event.DeleteEvent, q queue) { q.Add(cycleKey) }
+func (a *admission) onTaskGeneric(_ context.Context, _ event.GenericEvent, q queue) {
+	q.Add(cycleKey)
+}
+
+// onTaskUpdate skips updates that cannot change a decision (the positions
+// this loop writes itself, workers becoming ready), which would otherwise
+// run a cycle per task per write.
+func (a *admission) onTaskUpdate(_ context.Context, e event.UpdateEvent, q queue) {
+	o, ok1 := e.ObjectOld.(*mlv1alpha1.MLTask)
+	n, ok2 := e.ObjectNew.(*mlv1alpha1.MLTask)
+	if !ok1 || !ok2 || o.Generation != n.Generation || o.Status.Phase != n.Status.Phase ||
+		(o.Status.Admission == nil) != (n.Status.Admission == nil) || !n.DeletionTimestamp.IsZero() {
+		q.Add(cycleKey)
+	}
+}
+
+// +kubebuilder:rbac:groups=ml.bokujo.io,resources=mltasks;gpuqueues;localqueues,verbs=get;list;watch
+// +kubebuilder:rbac:groups=ml.bokujo.io,resources=mltasks/status;gpuqueues/status;localqueues/status,verbs=patch;update
+
+// Reconcile runs one admission cycle.
+func (a *admission) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.Result, error) {
+	noCopy := &client.ListOptions{UnsafeDisableDeepCopy: ptrTrue()}
+	var gqs mlv1alpha1.GPUQueueList
+	var lqs mlv1alpha1.LocalQueueList
+	var tasks mlv1alpha1.MLTaskList
+	if err := a.client.List(ctx, &gqs, noCopy); err != nil {
+		return ctrl.Result{}, fmt.Errorf("list GPU queues: %w", err)
+	}
+	if err := a.client.List(ctx, &lqs, noCopy); err != nil {
+		return ctrl.Result{}, fmt.Errorf("list local queues: %w", err)
+	}
+	if err := a.client.List(ctx, &tasks, noCopy); err != nil {
+		return ctrl.Result{}, fmt.Errorf("list ML tasks: %w", err)
+	}
+	now := a.opts.Clock.Now()
+	snap, byKey, releases := a.snapshot(now, &gqs, &lqs, &tasks)
+	res := gpuqueue.Schedule(snap)
+
+	// Decisions are written at once; positions and usage are throttled.
+	var writes []func(context.Context) error
+	for _, ad := range res.Admitted {
+		t := byKey[ad.Key]
+		adm := &mlv1alpha1.Admission{GPUQueue: ad.Assignment.ClusterQueue, GPUProduct: ad.Assignment.Product,
+			Borrowed: ad.Assignment.Borrowed, AdmittedAt: metav1.NewTime(now.Truncate(time.Second))}
+		writes = append(writes, a.writeDecision(t, adm, nil))
+	}
+	for _, p := range res.Preempted {
+		t := byKey[p.Key]
+		writes = append(writes, a.writeDecision(t, nil, &mlv1alpha1.QueueStatus{Reason: mlv1alpha1.ReasonPreempted, Message: p.Message}))
+	}
+	for _, t := range releases {
+		writes = append(writes, a.writeDecision(t, nil, nil))
+	}
+	a.mu.Lock()
+	statusDue := now.Sub(a.lastStatusWrite) >= a.opts.StatusInterval
+	if statusDue {
+		a.lastStatusWrite = now
+	}
+	a.mu.Unlock()
+	pendingPositions := false
+	for key, w := range res.Waiting {
+		t := byKey[key]
+		want := &mlv1alpha1.QueueStatus{Position: w.Position, Reason: w.Reason, Message: truncate(w.Message, 1024)}
+		have := t.Status.Queue
+		if have != nil && *have == *want {
+			continue
+		}
+		// A new reason (a task found inadmissible, a queue created) is
+		// news and goes out at once; moving up the queue can wait.
+		if have == nil || have.Reason != want.Reason || statusDue {
+			writes = append(writes, a.writeQueue(t, want))
+		} else {
+			pendingPositions = true
+		}
+	}
+	if statusDue {
+		writes = append(writes, a.queueStatusWrites(&gqs, &lqs, res)...)
+	}
+	if err := a.run(ctx, writes); err != nil {
+		return ctrl.Result{}, err
+	}
+	if pendingPositions {
+		return ctrl.Result{RequeueAfter: a.opts.StatusInterval}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+func ptrTrue() *bool { b := true; return &b }
+
+// snapshot turns the cache into the scheduler's input. It returns the
+// tasks by key and the admitted tasks that must give their quota back
+// because they were stopped.
+func (a *admission) snapshot(now time.Time, gqs *mlv1alpha1.GPUQueueList, lqs *mlv1alpha1.LocalQueueList, tasks *mlv1alpha1.MLTaskList) (gpuqueue.Snapshot, map[string]*mlv1alpha1.MLTask, []*mlv1alpha1.MLTask) {
+	snap := gpuqueue.Snapshot{Horizon: int64(a.opts.FairShareHorizon / time.Second)}
+	for i := range gqs.Items {
+		q := &gqs.Items[i]
+		cq := gpuqueue.ClusterQueue{Name: q.Name, Cohort: q.Spec.Cohort, Preempt: q.Spec.Preemption == mlv1alpha1.PreemptLowerPriority}
+		for _, quota := range q.Spec.Quotas {
+			limit := int32(-1)
+			if quota.BorrowingLimit != nil {
+				limit = *quota.BorrowingLimit
+			}
+			cq.Quotas = append(cq.Quotas, gpuqueue.Quota{Product: quota.Product, Nominal: quota.GPUs, BorrowingLimit: limit})
+		}
+		snap.ClusterQueues = append(snap.ClusterQueues, cq)
+	}
+	consumed := map[string]int64{}
+	byKey := make(map[string]*mlv1alpha1.MLTask, len(tasks.Items))
+	var releases []*mlv1alpha1.MLTask
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	seen := make(map[types.NamespacedName]bool, len(tasks.Items))
+	for i := range tasks.Items {
+		t := &tasks.Items[i]
+		nn := types.NamespacedName{Namespace: t.Namespace, Name: t.Name}
+		seen[nn] = true
+		key := nn.String()
+		byKey[key] = t
+		lqKey := t.Namespace + "/" + t.Spec.Queue
+		adm := t.Status.Admission
+		if as, ok := a.assumed[nn]; ok {
+			switch {
+			case as.uid != t.UID:
+				delete(a.assumed, nn)
+			case (as.admission == nil) == (adm == nil):
+				delete(a.assumed, nn) // the cache caught up
+			default:
+				adm = as.admission
+			}
+		}
+		if adm != nil {
+			end := now
+			if t.Status.CompletionTime != nil {
+				end = t.Status.CompletionTime.Time
+			}
+			if d := end.Sub(adm.AdmittedAt.Time); d > 0 {
+				consumed[lqKey] += int64(t.TotalGPUs()) * int64(d/time.Second)
+			}
+		}
+		if !t.DeletionTimestamp.IsZero() || t.Finished() {
+			continue
+		}
+		if t.Spec.State == mlv1alpha1.StateStopped {
+			if adm != nil {
+				releases = append(releases, t)
+			}
+			continue
+		}
+		task := gpuqueue.Task{
+			Key: key, LocalQueue: lqKey, Priority: t.Spec.Priority, Created: t.CreationTimestamp.UnixNano(),
+			Workers: t.Spec.Workers, GPUsPerWorker: t.Spec.Resources.GPUs, Product: t.Spec.Resources.GPUProduct,
+		}
+		if adm != nil {
+			task.Admitted = &gpuqueue.Assignment{ClusterQueue: adm.GPUQueue, Product: adm.GPUProduct, Borrowed: adm.Borrowed}
+		}
+		snap.Tasks = append(snap.Tasks, task)
+	}
+	for nn := range a.assumed {
+		if !seen[nn] {
+			delete(a.assumed, nn)
+		}
+	}
+	for i := range lqs.Items {
+		q := &lqs.Items[i]
+		key := q.Namespace + "/" + q.Name
+		snap.LocalQueues = append(snap.LocalQueues, gpuqueue.LocalQueue{Key: key, ClusterQueue: q.Spec.GPUQueue, Weight: q.Spec.Weight, Consumed: consumed[key]})
+	}
+	return snap, byKey, releases
+}
+
+// writeDecision sets or clears a task's admission, assuming the result
+// until the cache shows it.
+func (a *admission) writeDecision(t *mlv1alpha1.MLTask, adm *mlv1alpha1.Admission, q *mlv1alpha1.QueueStatus) func(context.Context) error {
+	nn := types.NamespacedName{Namespace: t.Namespace, Name: t.Name}
+	uid := t.UID
+	a.mu.Lock()
+	a.assumed[nn] = assumption{uid: uid, admission: adm}
+	a.mu.Unlock()
+	return func(ctx context.Context) error {
+		err := a.patchStatus(ctx, nn, uid, map[string]any{"admission": adm, "queue": q})
+		if err != nil {
+			a.mu.Lock()
+			delete(a.assumed, nn)
+			a.mu.Unlock()
+		}
+		return err
+	}
+}
+
+func (a *admission) writeQueue(t *mlv1alpha1.MLTask, q *mlv1alpha1.QueueStatus) func(context.Context) error {
+	nn := types.NamespacedName{Namespace: t.Namespace, Name: t.Name}
+	uid := t.UID
+	return func(ctx context.Context) error {
+		return a.patchStatus(ctx, nn, uid, map[string]any{"queue": q})
+	}
+}
+
+// patchStatus merge-patches fields of a task's status that only this loop
+// writes; the uid precondition keeps a decision for a deleted task off a
+// new one of the same name.
+func (a *admission) patchStatus(ctx context.Context, nn types.NamespacedName, uid types.UID, status map[string]any) error {
+	body, err := json.Marshal(map[string]any{"metadata": map[string]any{"uid": uid}, "status": status})
+	if err != nil {
+		return err
+	}
+	t := &mlv1alpha1.MLTask{}
+	t.Namespace, t.Name = nn.Namespace, nn.Name
+	if err := a.client.Status().Patch(ctx, t, client.RawPatch(types.MergePatchType, body)); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			return nil
+		}
+		return fmt.Errorf("write admission status of MLTask %s: %w", nn, err)
+	}
+	return nil
+}
+
+func (a *admission) queueStatusWrites(gqs *mlv1alpha1.GPUQueueList, lqs *mlv1alpha1.LocalQueueList, res gpuqueue.Result) []func(context.Context) error {
+	var out []func(context.Context) error
+	for i := range gqs.Items {
+		q := &gqs.Items[i]
+		u := res.ClusterQueueUsage[q.Name]
+		want := mlv1alpha1.GPUQueueStatus{AdmittedTasks: u.Admitted, PendingTasks: u.Pending}
+		for _, quota := range q.Spec.Quotas {
+			want.Usage = append(want.Usage, mlv1alpha1.GPUUsage{Product: quota.Product, GPUs: u.GPUs[quota.Product], Borrowed: u.Borrowed[quota.Product]})
+		}
+		if reflect.DeepEqual(want, q.Status) {
+			continue
+		}
+		name := q.Name
+		out = append(out, func(ctx context.Context) error {
+			obj := &mlv1alpha1.GPUQueue{}
+			obj.Name = name
+			return a.patchObjectStatus(ctx, obj, want)
+		})
+	}
+	for i := range lqs.Items {
+		q := &lqs.Items[i]
+		u := res.LocalQueueUsage[q.Namespace+"/"+q.Name]
+		var gpus int32
+		for _, n := range u.GPUs {
+			gpus += n
+		}
+		want := mlv1alpha1.LocalQueueStatus{GPUs: gpus, AdmittedTasks: u.Admitted, PendingTasks: u.Pending}
+		if want == q.Status {
+			continue
+		}
+		ns, name := q.Namespace, q.Name
+		out = append(out, func(ctx context.Context) error {
+			obj := &mlv1alpha1.LocalQueue{}
+			obj.Namespace, obj.Name = ns, name
+			return a.patchObjectStatus(ctx, obj, want)
+		})
+	}
+	return out
+}
+
+func (a *admission) patchObjectStatus(ctx context.Context, obj client.Object, status any) error {
+	body, err := json.Marshal(map[string]any{"status": status})
+	if err != nil {
+		return err
+	}
+	if err := a.client.Status().Patch(ctx, obj, client.RawPatch(types.MergePatchType, body)); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("write status of %s: %w", obj.GetName(), err)
+	}
+	return nil
+}
+
+// run performs the writes, WriteParallelism at a time.
+func (a *admission) run(ctx context.Context, writes []func(context.Context) error) error {
+	if len(writes) == 0 {
+		return nil
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(a.opts.WriteParallelism)
+	for _, w := range writes {
+		g.Go(func() error { return w(ctx) })
+	}
+	err := g.Wait()
+	if err != nil {
+		log.FromContext(ctx).Error(err, "admission cycle: some writes failed; retrying")
+	}
+	return err
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}
