@@ -130,6 +130,10 @@ func (a *admission) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.Re
 		t := byKey[key]
 		want := &mlv1alpha1.QueueStatus{Position: w.Position, Reason: w.Reason, Message: truncate(w.Message, 1024)}
 		have := t.Status.Queue
+		if have != nil && have.Reason == mlv1alpha1.ReasonPreempted && want.Reason == gpuqueue.ReasonWaitingForQuota {
+			// Why it waits again stays visible until it is re-admitted.
+			want.Reason, want.Message = have.Reason, have.Message
+		}
 		if have != nil && *have == *want {
 			continue
 		}

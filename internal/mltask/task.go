@@ -65,19 +65,19 @@ func (r *taskReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return r.expire(ctx, t, now)
 	}
 	var obs observed
-	var err error
-	if err := r.ensureService(ctx, t, &obs); err != nil {
-		return ctrl.Result{}, err
-	}
-	if t.Spec.Mode == mlv1alpha1.ModeInteractive {
+	err := r.ensureService(ctx, t, &obs)
+	if err == nil && t.Spec.Mode == mlv1alpha1.ModeInteractive {
 		err = r.syncStatefulSet(ctx, t, &obs)
-	} else {
+	} else if err == nil {
 		err = r.syncJob(ctx, t, &obs)
 	}
 	if apierrors.IsConflict(err) {
 		// Someone (the Job controller) changed the object since it was
 		// read: look again.
-		return ctrl.Result{Requeue: true}, nil
+		return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, nil
+	}
+	if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+		return ctrl.Result{}, nil // the namespace, and the task with it, is going away
 	}
 	if err != nil {
 		return ctrl.Result{}, err
