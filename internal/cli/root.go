@@ -45,6 +45,7 @@ and one kubeconfig for every cluster a user was granted.`,
 		newLoginCommand(s),
 		newKubeconfigCommand(s),
 		newClustersCommand(s),
+		newMLCommand(s),
 	)
 	return root
 }

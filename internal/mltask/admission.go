@@ -1,17 +1,19 @@
 package mltask
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
-	"golang.org/x/sync/errgroup"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -40,6 +42,57 @@ type admission struct {
 	// counts quota twice nor forgets it (Kueue's "assume" step).
 	assumed         map[types.NamespacedName]assumption
 	lastStatusWrite time.Time
+	// holds and history are the GPU-time ledger of fair sharing, in
+	// GPU-milliseconds: holds of tasks that exist, keyed by UID, and per
+	// LocalQueue what deleted tasks used. Times are as this loop saw
+	// them, finer than the seconds the API stores; after a restart the
+	// ledger starts again from the tasks' status.
+	holds   map[types.UID]*hold
+	history map[string]int64
+}
+
+// hold is one admission of a task: its GPUs from since until until (zero
+// while it still holds them).
+type hold struct {
+	lq           string
+	gpus         int64
+	since, until time.Time
+}
+
+func (h *hold) ms(now time.Time) int64 {
+	end := h.until
+	if end.IsZero() {
+		end = now
+	}
+	if d := end.Sub(h.since); d > 0 {
+		return h.gpus * d.Milliseconds()
+	}
+	return 0
+}
+
+// account keeps the ledger of t's hold up to date.
+func (a *admission) account(t *mlv1alpha1.MLTask, adm *mlv1alpha1.Admission, lq string, now time.Time) {
+	h := a.holds[t.UID]
+	if adm == nil {
+		if h != nil { // preempted or stopped: the hold ended
+			if h.until.IsZero() {
+				h.until = now
+			}
+			a.history[h.lq] += h.ms(now)
+			delete(a.holds, t.UID)
+		}
+		return
+	}
+	if h == nil {
+		h = &hold{lq: lq, gpus: int64(t.TotalGPUs()), since: adm.AdmittedAt.Time}
+		if t.Finished() && t.Status.CompletionTime != nil {
+			h.until = t.Status.CompletionTime.Time
+		}
+		a.holds[t.UID] = h
+	}
+	if h.until.IsZero() && (t.Finished() || t.Spec.State == mlv1alpha1.StateStopped || !t.DeletionTimestamp.IsZero()) {
+		h.until = now
+	}
 }
 
 type assumption struct {
@@ -50,7 +103,8 @@ type assumption struct {
 var _ reconcile.Reconciler = &admission{}
 
 func newAdmission(c client.Client, opts Options) *admission {
-	return &admission{client: c, opts: opts, assumed: map[types.NamespacedName]assumption{}}
+	return &admission{client: c, opts: opts, assumed: map[types.NamespacedName]assumption{},
+		holds: map[types.UID]*hold{}, history: map[string]int64{}}
 }
 
 type queue = workqueue.TypedRateLimitingInterface[reconcile.Request]
@@ -110,6 +164,9 @@ func (a *admission) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.Re
 		t := byKey[ad.Key]
 		adm := &mlv1alpha1.Admission{GPUQueue: ad.Assignment.ClusterQueue, GPUProduct: ad.Assignment.Product,
 			Borrowed: ad.Assignment.Borrowed, AdmittedAt: metav1.NewTime(now.Truncate(time.Second))}
+		a.mu.Lock()
+		a.holds[t.UID] = &hold{lq: t.Namespace + "/" + t.Spec.Queue, gpus: int64(t.TotalGPUs()), since: now}
+		a.mu.Unlock()
 		writes = append(writes, a.writeDecision(t, adm, nil))
 	}
 	for _, p := range res.Preempted {
@@ -125,7 +182,11 @@ func (a *admission) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.Re
 		a.lastStatusWrite = now
 	}
 	a.mu.Unlock()
-	pendingPositions := false
+	type deferred struct {
+		t *mlv1alpha1.MLTask
+		q *mlv1alpha1.QueueStatus
+	}
+	var later []deferred
 	for key, w := range res.Waiting {
 		t := byKey[key]
 		want := &mlv1alpha1.QueueStatus{Position: w.Position, Reason: w.Reason, Message: truncate(w.Message, 1024)}
@@ -138,11 +199,19 @@ func (a *admission) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.Re
 			continue
 		}
 		// A new reason (a task found inadmissible, a queue created) is
-		// news and goes out at once; moving up the queue can wait.
-		if have == nil || have.Reason != want.Reason || statusDue {
+		// news and goes out at once; a place in the queue can wait.
+		switch {
+		case (have == nil && want.Reason != gpuqueue.ReasonWaitingForQuota) || (have != nil && have.Reason != want.Reason):
 			writes = append(writes, a.writeQueue(t, want))
-		} else {
-			pendingPositions = true
+		case have == nil || positionNews(have.Position, want.Position) || (want.Position == 1 && have.Message != want.Message):
+			later = append(later, deferred{t, want})
+		}
+	}
+	pendingPositions := len(later) > 0
+	if statusDue && len(later) > 0 {
+		slices.SortFunc(later, func(x, y deferred) int { return cmp.Compare(x.q.Position, y.q.Position) })
+		for _, d := range later[:min(len(later), a.opts.MaxPositionWrites)] {
+			writes = append(writes, a.writeQueue(d.t, d.q))
 		}
 	}
 	if statusDue {
@@ -163,7 +232,7 @@ func ptrTrue() *bool { b := true; return &b }
 // tasks by key and the admitted tasks that must give their quota back
 // because they were stopped.
 func (a *admission) snapshot(now time.Time, gqs *mlv1alpha1.GPUQueueList, lqs *mlv1alpha1.LocalQueueList, tasks *mlv1alpha1.MLTaskList) (gpuqueue.Snapshot, map[string]*mlv1alpha1.MLTask, []*mlv1alpha1.MLTask) {
-	snap := gpuqueue.Snapshot{Horizon: int64(a.opts.FairShareHorizon / time.Second)}
+	snap := gpuqueue.Snapshot{Horizon: a.opts.FairShareHorizon.Milliseconds()}
 	for i := range gqs.Items {
 		q := &gqs.Items[i]
 		cq := gpuqueue.ClusterQueue{Name: q.Name, Cohort: q.Spec.Cohort, Preempt: q.Spec.Preemption == mlv1alpha1.PreemptLowerPriority}
@@ -176,16 +245,17 @@ func (a *admission) snapshot(now time.Time, gqs *mlv1alpha1.GPUQueueList, lqs *m
 		}
 		snap.ClusterQueues = append(snap.ClusterQueues, cq)
 	}
-	consumed := map[string]int64{}
 	byKey := make(map[string]*mlv1alpha1.MLTask, len(tasks.Items))
 	var releases []*mlv1alpha1.MLTask
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	seen := make(map[types.NamespacedName]bool, len(tasks.Items))
+	seenUID := make(map[types.UID]bool, len(tasks.Items))
 	for i := range tasks.Items {
 		t := &tasks.Items[i]
 		nn := types.NamespacedName{Namespace: t.Namespace, Name: t.Name}
 		seen[nn] = true
+		seenUID[t.UID] = true
 		key := nn.String()
 		byKey[key] = t
 		lqKey := t.Namespace + "/" + t.Spec.Queue
@@ -200,15 +270,7 @@ func (a *admission) snapshot(now time.Time, gqs *mlv1alpha1.GPUQueueList, lqs *m
 				adm = as.admission
 			}
 		}
-		if adm != nil {
-			end := now
-			if t.Status.CompletionTime != nil {
-				end = t.Status.CompletionTime.Time
-			}
-			if d := end.Sub(adm.AdmittedAt.Time); d > 0 {
-				consumed[lqKey] += int64(t.TotalGPUs()) * int64(d/time.Second)
-			}
-		}
+		a.account(t, adm, lqKey, now)
 		if !t.DeletionTimestamp.IsZero() || t.Finished() {
 			continue
 		}
@@ -231,6 +293,19 @@ func (a *admission) snapshot(now time.Time, gqs *mlv1alpha1.GPUQueueList, lqs *m
 		if !seen[nn] {
 			delete(a.assumed, nn)
 		}
+	}
+	consumed := make(map[string]int64, len(a.history))
+	for lq, ms := range a.history {
+		consumed[lq] = ms
+	}
+	for uid, h := range a.holds {
+		if !seenUID[uid] {
+			// The task is gone; what it used stays its queue's.
+			a.history[h.lq] += h.ms(now)
+			delete(a.holds, uid)
+			continue
+		}
+		consumed[h.lq] += h.ms(now)
 	}
 	for i := range lqs.Items {
 		q := &lqs.Items[i]
@@ -359,4 +434,22 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n-3] + "..."
+}
+
+// positionNews says whether a waiting task's new place is worth a write:
+// exact among the first ten of a queue, within a tenth further back. Every
+// admission moves every task behind it, and writing each move would cost
+// more API writes than the admissions themselves.
+func positionNews(old, cur int32) bool {
+	if old == cur {
+		return false
+	}
+	if cur <= 10 || old <= 10 {
+		return true
+	}
+	d := old - cur
+	if d < 0 {
+		d = -d
+	}
+	return d*10 >= old
 }

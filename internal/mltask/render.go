@@ -154,7 +154,7 @@ func pvcVolume(name, claim string, readOnly bool) corev1.Volume {
 func (r *taskReconciler) fetcher(ds *mlv1alpha1.Dataset) corev1.Container {
 	c := corev1.Container{
 		Name: "fetch-dataset", Image: r.opts.FetcherImage,
-		Env: []corev1.EnvVar{{Name: "BOKUJO_DATASET_URI", Value: string(ds.URI)}, {Name: "BOKUJO_DATASET_DIR", Value: "/data"}},
+		Env:          []corev1.EnvVar{{Name: "BOKUJO_DATASET_URI", Value: string(ds.URI)}, {Name: "BOKUJO_DATASET_DIR", Value: "/data"}},
 		VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}},
 	}
 	if ds.FetcherImage != "" {

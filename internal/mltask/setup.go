@@ -50,6 +50,11 @@ type Options struct {
 	// admission, and writing them each time would cost more than the
 	// admissions themselves.
 	StatusInterval time.Duration
+	// MaxPositionWrites caps the positions written per StatusInterval
+	// (default 50), front of each queue first; tasks further back catch
+	// up over the following intervals. Positions are exact for the first
+	// ten of a queue and within a tenth further back.
+	MaxPositionWrites int
 	// MaxConcurrentReconciles of the task controller (default 4).
 	MaxConcurrentReconciles int
 	// WriteParallelism is how many admissions are written at once
@@ -83,6 +88,9 @@ func (o Options) withDefaults() Options {
 	if o.StatusInterval <= 0 {
 		o.StatusInterval = 2 * time.Second
 	}
+	if o.MaxPositionWrites <= 0 {
+		o.MaxPositionWrites = 50
+	}
 	if o.MaxConcurrentReconciles <= 0 {
 		o.MaxConcurrentReconciles = 4
 	}
@@ -111,6 +119,31 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if !mgr.GetScheme().Recognizes(batchv1.SchemeGroupVersion.WithKind("Job")) {
 		return errors.New("set up mltask: the manager's scheme lacks batch/v1 Job: call mltask.AddToScheme")
 	}
+	if err := SetupAdmission(mgr, opts); err != nil {
+		return err
+	}
+	opts = opts.withDefaults()
+	tr := &taskReconciler{
+		client:   mgr.GetClient(),
+		recorder: mgr.GetEventRecorder("bokujo-mltask"),
+		opts:     opts,
+	}
+	if err := builder.ControllerManagedBy(mgr).
+		Named("mltask").
+		For(&mlv1alpha1.MLTask{}).
+		Owns(&batchv1.Job{}).
+		Owns(&appsv1.StatefulSet{}).
+		Owns(&corev1.Service{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles}).
+		Complete(tr); err != nil {
+		return fmt.Errorf("set up mltask controller: %w", err)
+	}
+	return nil
+}
+
+// SetupAdmission registers the admission loop alone; Setup calls it. The
+// benchmark uses it to measure admission without the Jobs.
+func SetupAdmission(mgr ctrl.Manager, opts Options) error {
 	opts = opts.withDefaults()
 	adm := newAdmission(mgr.GetClient(), opts)
 	if err := builder.ControllerManagedBy(mgr).
@@ -126,21 +159,6 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		WithOptions(controller.Options{MaxConcurrentReconciles: 1}).
 		Complete(adm); err != nil {
 		return fmt.Errorf("set up mltask admission: %w", err)
-	}
-	tr := &taskReconciler{
-		client:   mgr.GetClient(),
-		recorder: mgr.GetEventRecorder("bokujo-mltask"),
-		opts:     opts,
-	}
-	if err := builder.ControllerManagedBy(mgr).
-		Named("mltask").
-		For(&mlv1alpha1.MLTask{}).
-		Owns(&batchv1.Job{}).
-		Owns(&appsv1.StatefulSet{}).
-		Owns(&corev1.Service{}).
-		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles}).
-		Complete(tr); err != nil {
-		return fmt.Errorf("set up mltask controller: %w", err)
 	}
 	return nil
 }

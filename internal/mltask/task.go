@@ -9,8 +9,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -40,7 +40,7 @@ type observed struct {
 	message  string
 	doneAt   *metav1.Time
 	started  *metav1.Time // when the workload first ran
-	conflict string // an object of the task's name that is not the task's
+	conflict string       // an object of the task's name that is not the task's
 }
 
 // +kubebuilder:rbac:groups=ml.bokujo.io,resources=mltasks,verbs=get;list;watch;patch;delete

@@ -12,13 +12,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	mgmtv1 "bokujo.io/bokujo/api/management/v1alpha1"
 	mlv1alpha1 "bokujo.io/bokujo/api/ml/v1alpha1"
-	"bokujo.io/bokujo/internal/auth"
 	"bokujo.io/bokujo/test/framework"
 	"bokujo.io/bokujo/test/framework/testserver"
 )
@@ -34,31 +32,13 @@ func TestInteractiveThroughBokujo(t *testing.T) {
 	ns := env.Namespace(t, dev)
 	queues(t, c, ns, 8, nil, ns)
 
-	srv := testserver.Start(t, env.RESTConfig(t, mgmt))
-	if err := srv.App.Registry.ImportConfig(ctx, dev, "", env.Cluster(t, dev).RESTConfig()); err != nil {
-		t.Fatal(err)
-	}
-	const password = "correct horse battery staple 42"
-	if _, err := srv.App.Auth.CreateLocalUser(ctx, "ada", "Ada", password); err != nil {
-		t.Fatal(err)
-	}
-	mc := srv.App.Client
-	if err := mc.Create(ctx, &mgmtv1.Project{ObjectMeta: metav1.ObjectMeta{Name: "vision"}, Spec: mgmtv1.ProjectSpec{ClusterName: dev, Namespaces: []string{ns}}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := mc.Create(ctx, &mgmtv1.ProjectRoleTemplateBinding{ObjectMeta: metav1.ObjectMeta{Name: "ada-vision"}, Spec: mgmtv1.ProjectRoleTemplateBindingSpec{
-		ProjectName: "vision", RoleTemplateName: mgmtv1.RoleTemplateProjectMember, Subject: mgmtv1.Subject{Kind: mgmtv1.SubjectKindUser, Name: "ada"}}}); err != nil {
-		t.Fatal(err)
-	}
-	tok, _, err := srv.App.Auth.CreateToken(ctx, "ada", auth.TokenRequest{Type: mgmtv1.TokenTypeAPI, Description: "mltask test", TTL: time.Hour})
-	if err != nil {
-		t.Fatal(err)
-	}
+	const cluster = "dev-exec"
+	srv, tok := member(t, cluster, ns, "ada", mgmtv1.RoleTemplateProjectMember)
 	kc := kubeconfig(t, srv, tok)
 	kubectl := func(args ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(ctx, framework.Medium)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, filepath.Join(framework.BinDir(t), "kubectl"), append([]string{"--context", dev, "-n", ns}, args...)...)
+		cmd := exec.CommandContext(ctx, filepath.Join(framework.BinDir(t), "kubectl"), append([]string{"--context", cluster, "-n", ns}, args...)...)
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+kc, "HOME="+t.TempDir())
 		out, err := cmd.CombinedOutput()
 		return string(out), err

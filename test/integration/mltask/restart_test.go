@@ -35,6 +35,7 @@ func TestControllerRestart(t *testing.T) {
 	admittedBefore := admittedNames(t, c, ns)
 	uids := map[string]types.UID{}
 	for _, n := range admittedBefore {
+		waitPhase(t, c, ns, n, mlv1alpha1.PhaseRunning, framework.Medium)
 		sts, err := kube.AppsV1().StatefulSets(ns).Get(ctx, n, metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
