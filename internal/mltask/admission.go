@@ -42,6 +42,7 @@ type admission struct {
 	// counts quota twice nor forgets it (Kueue's "assume" step).
 	assumed         map[types.NamespacedName]assumption
 	lastStatusWrite time.Time
+	lastCycle       time.Time
 	// holds and history are the GPU-time ledger of fair sharing, in
 	// GPU-milliseconds: holds of tasks that exist, keyed by UID, and per
 	// LocalQueue what deleted tasks used. Times are as this loop saw
@@ -141,6 +142,13 @@ func (a *admission) onTaskUpdate(_ context.Context, e event.UpdateEvent, q queue
 
 // Reconcile runs one admission cycle.
 func (a *admission) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.Result, error) {
+	// Cycles are paced: changes arriving meanwhile fold into the next
+	// one, which then decides more at once for the same cost of reading
+	// every task.
+	if wait := a.opts.CycleInterval - a.opts.Clock.Since(a.lastCycle); wait > 0 {
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+	a.lastCycle = a.opts.Clock.Now()
 	noCopy := &client.ListOptions{UnsafeDisableDeepCopy: ptrTrue()}
 	var gqs mlv1alpha1.GPUQueueList
 	var lqs mlv1alpha1.LocalQueueList

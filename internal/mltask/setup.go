@@ -55,6 +55,9 @@ type Options struct {
 	// up over the following intervals. Positions are exact for the first
 	// ten of a queue and within a tenth further back.
 	MaxPositionWrites int
+	// CycleInterval is the least time between two admission cycles
+	// (default 100ms).
+	CycleInterval time.Duration
 	// MaxConcurrentReconciles of the task controller (default 4).
 	MaxConcurrentReconciles int
 	// WriteParallelism is how many admissions are written at once
@@ -90,6 +93,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxPositionWrites <= 0 {
 		o.MaxPositionWrites = 50
+	}
+	if o.CycleInterval <= 0 {
+		o.CycleInterval = 100 * time.Millisecond
 	}
 	if o.MaxConcurrentReconciles <= 0 {
 		o.MaxConcurrentReconciles = 4
