@@ -222,7 +222,10 @@ func phase(ctx context.Context, c client.Client, cfg *rest.Config, scheme *runti
 				return
 			}
 			if info, first := rec.admit(t); first {
-				time.AfterFunc(info.run, func() { finish <- t })
+				// A fresh object: the patch writes the answer into it,
+				// and t belongs to the informer's cache.
+				done := &mlv1alpha1.MLTask{ObjectMeta: metav1.ObjectMeta{Namespace: t.Namespace, Name: t.Name}}
+				time.AfterFunc(info.run, func() { finish <- done })
 			}
 		},
 	}); err != nil {
@@ -384,8 +387,16 @@ func (r *recorder) deviation() (float64, time.Duration) {
 	}
 	mean := sum / float64(len(r.left))
 	worst := 0.0
+	lo, hi := "", ""
 	for p := range r.left {
 		worst = max(worst, math.Abs(per[p]-mean)/mean)
+		if lo == "" || per[p] < per[lo] {
+			lo = p
+		}
+		if hi == "" || per[p] > per[hi] {
+			hi = p
+		}
 	}
+	fmt.Printf("GPU-seconds per project: mean %.0f, least %.0f (%s), most %.0f (%s)\n", mean, per[lo], lo, per[hi], hi)
 	return worst, r.windowEnd.Sub(r.start)
 }

@@ -184,8 +184,14 @@ func (a *admission) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.Re
 	for _, t := range releases {
 		writes = append(writes, a.writeDecision(t, nil, nil))
 	}
+	// While the loop is busy admitting, positions and usage wait longer:
+	// the API server's writes go to admissions first.
+	interval := a.opts.StatusInterval
+	if len(writes) > 0 {
+		interval *= 5
+	}
 	a.mu.Lock()
-	statusDue := now.Sub(a.lastStatusWrite) >= a.opts.StatusInterval
+	statusDue := now.Sub(a.lastStatusWrite) >= interval
 	if statusDue {
 		a.lastStatusWrite = now
 	}

@@ -46,9 +46,9 @@ type Options struct {
 	// sharing (default 10m; see gpuqueue.Snapshot.Horizon).
 	FairShareHorizon time.Duration
 	// StatusInterval bounds how often waiting tasks' positions and the
-	// queues' usage are written (default 2s): they change with every
-	// admission, and writing them each time would cost more than the
-	// admissions themselves.
+	// queues' usage are written (default 2s; five times that while tasks
+	// are being admitted): they change with every admission, and writing
+	// them each time would cost more than the admissions themselves.
 	StatusInterval time.Duration
 	// MaxPositionWrites caps the positions written per StatusInterval
 	// (default 50), front of each queue first; tasks further back catch

@@ -335,26 +335,26 @@ func (r *taskReconciler) events(old, cur *mlv1alpha1.MLTask) {
 	if c, ok := changed(mlv1alpha1.ConditionAdmitted); ok {
 		switch {
 		case c.Status == metav1.ConditionTrue:
-			r.recorder.Eventf(cur, nil, corev1.EventTypeNormal, "Admitted", "Admit", c.Message)
+			r.recorder.Eventf(cur, nil, corev1.EventTypeNormal, "Admitted", "Admit", "%s", c.Message)
 		case c.Reason == mlv1alpha1.ReasonPreempted:
-			r.recorder.Eventf(cur, nil, corev1.EventTypeWarning, "Preempted", "Preempt", c.Message)
+			r.recorder.Eventf(cur, nil, corev1.EventTypeWarning, "Preempted", "Preempt", "%s", c.Message)
 		}
 	}
 	if c, ok := changed(mlv1alpha1.ConditionInadmissible); ok && c.Status == metav1.ConditionTrue {
-		r.recorder.Eventf(cur, nil, corev1.EventTypeWarning, "Inadmissible", "Admit", c.Message)
+		r.recorder.Eventf(cur, nil, corev1.EventTypeWarning, "Inadmissible", "Admit", "%s", c.Message)
 	}
 	if c, ok := changed(mlv1alpha1.ConditionRunning); ok && c.Status == metav1.ConditionTrue {
-		r.recorder.Eventf(cur, nil, corev1.EventTypeNormal, "Running", "Start", c.Message)
+		r.recorder.Eventf(cur, nil, corev1.EventTypeNormal, "Running", "Start", "%s", c.Message)
 	}
 	if c, ok := changed(mlv1alpha1.ConditionFinished); ok && c.Status == metav1.ConditionTrue {
 		typ := corev1.EventTypeNormal
 		if c.Reason != mlv1alpha1.ReasonSucceeded {
 			typ = corev1.EventTypeWarning
 		}
-		r.recorder.Eventf(cur, nil, typ, c.Reason, "Finish", c.Message)
+		r.recorder.Eventf(cur, nil, typ, c.Reason, "Finish", "%s", c.Message)
 	}
 	if old.Status.Phase != mlv1alpha1.PhaseStopped && cur.Status.Phase == mlv1alpha1.PhaseStopped {
-		r.recorder.Eventf(cur, nil, corev1.EventTypeNormal, "Stopped", "Stop", cur.Status.Message)
+		r.recorder.Eventf(cur, nil, corev1.EventTypeNormal, "Stopped", "Stop", "%s", cur.Status.Message)
 	}
 }
 
