@@ -51,15 +51,17 @@ import (
 )
 
 var (
-	nTasks    = flag.Int("tasks", 5000, "queued tasks")
-	nProjects = flag.Int("projects", 20, "projects (namespaces with a LocalQueue)")
-	nNodes    = flag.Int("nodes", 100, "simulated GPU nodes")
-	gpusNode  = flag.Int("gpus-per-node", 8, "GPUs per node")
-	runTime   = flag.Duration("run-time", time.Second, "mean simulated run time of a task (uniform from half to 1.5×)")
-	baselineN = flag.Int("baseline-writes", 1000, "status writes of the baseline")
-	fairTasks = flag.Int("fair-tasks", 600, "tasks of the fairness phase")
-	fairGPUs  = flag.Int("fair-gpus", 64, "GPUQueue quota of the fairness phase")
-	timeout   = flag.Duration("timeout", 15*time.Minute, "give up after")
+	nTasks       = flag.Int("tasks", 5000, "queued tasks")
+	nProjects    = flag.Int("projects", 20, "projects (namespaces with a LocalQueue)")
+	nNodes       = flag.Int("nodes", 100, "simulated GPU nodes")
+	gpusNode     = flag.Int("gpus-per-node", 8, "GPUs per node")
+	runTime      = flag.Duration("run-time", time.Second, "mean simulated run time of a task (uniform from half to 1.5×)")
+	baselineN    = flag.Int("baseline-writes", 1000, "status writes of the baseline")
+	fairProjects = flag.Int("fair-projects", 2, "projects of the fairness phase")
+	fairTasks    = flag.Int("fair-tasks", 100, "tasks of the fairness phase")
+	fairGPUs     = flag.Int("fair-gpus", 16, "GPUQueue quota of the fairness phase")
+	fairRunTime  = flag.Duration("fair-run-time", 4*time.Second, "mean run time in the fairness phase")
+	timeout      = flag.Duration("timeout", 15*time.Minute, "give up after")
 )
 
 const (
@@ -122,18 +124,19 @@ func run(ctx context.Context) error {
 
 	fmt.Println()
 	fmt.Println("throughput: one GPUQueue holding every GPU")
-	rate, _, err := phase(ctx, c, cfg, scheme, "project", int32(*nNodes**gpusNode), *nTasks, *baselineN)
+	rate, _, err := phase(ctx, c, cfg, scheme, "project", int32(*nNodes**gpusNode), *nProjects, *nTasks, *runTime, *baselineN)
 	if err != nil {
 		return err
 	}
 	fmt.Printf("admissions/s: %.1f; ratio to the %.0f/s target: %.2f (≥ 1 meets it)\n", rate, target, rate/target)
-	// With all 800 GPUs free the loop is the bottleneck, not the quota,
-	// so every waiting task fits and fair sharing has nothing to decide:
-	// what each project gets then follows what it asks. Fairness is
-	// measured where GPUs are short.
+	// Fairness is measured as the acceptance states it (two projects of
+	// equal weight, 50 tasks each, 16 GPUs) with run times long enough
+	// that the seconds a loaded machine adds to each write do not swamp
+	// them: the loop shares GPU-time as it sees it, the bench measures it
+	// by its own clock.
 	fmt.Println()
-	fmt.Printf("fairness: %d projects, %d tasks, a GPUQueue of %d GPUs\n", *nProjects, *fairTasks, *fairGPUs)
-	_, dev, err := phase(ctx, c, cfg, scheme, "fair", int32(*fairGPUs), *fairTasks, 0)
+	fmt.Printf("fairness: %d projects, %d tasks, a GPUQueue of %d GPUs, run time about %s\n", *fairProjects, *fairTasks, *fairGPUs, *fairRunTime)
+	_, dev, err := phase(ctx, c, cfg, scheme, "fair", int32(*fairGPUs), *fairProjects, *fairTasks, *fairRunTime, 0)
 	if err != nil {
 		return err
 	}
@@ -144,13 +147,13 @@ func run(ctx context.Context) error {
 // phase queues tasks across the projects onto one GPUQueue of quota GPUs,
 // then runs the admission loop until every task was admitted. It returns
 // admissions per second and the fairness deviation.
-func phase(ctx context.Context, c client.Client, cfg *rest.Config, scheme *runtime.Scheme, prefix string, quota int32, nTasks, baselineN int) (float64, float64, error) {
+func phase(ctx context.Context, c client.Client, cfg *rest.Config, scheme *runtime.Scheme, prefix string, quota int32, nProjects, nTasks int, runTime time.Duration, baselineN int) (float64, float64, error) {
 	project := func(p int) string { return fmt.Sprintf("%s-%02d", prefix, p) }
 	if err := c.Create(ctx, &mlv1alpha1.GPUQueue{ObjectMeta: metav1.ObjectMeta{Name: prefix},
 		Spec: mlv1alpha1.GPUQueueSpec{Quotas: []mlv1alpha1.GPUQuota{{Product: localcluster.DefaultGPUProduct, GPUs: quota}}}}); err != nil {
 		return 0, 0, err
 	}
-	for p := range *nProjects {
+	for p := range nProjects {
 		ns := project(p)
 		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 			return 0, 0, err
@@ -164,9 +167,9 @@ func phase(ctx context.Context, c client.Client, cfg *rest.Config, scheme *runti
 	infos := map[types.NamespacedName]taskInfo{}
 	var objs []*mlv1alpha1.MLTask
 	for i := range nTasks {
-		p := i % *nProjects
+		p := i % nProjects
 		workers, gpus := int32(1+rng.IntN(2)), int32(1+rng.IntN(2))
-		runFor := time.Duration(float64(*runTime) * (0.5 + rng.Float64()))
+		runFor := time.Duration(float64(runTime) * (0.5 + rng.Float64()))
 		t := &mlv1alpha1.MLTask{
 			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("t%05d", i), Namespace: project(p),
 				Annotations: map[string]string{annoRun: strconv.FormatInt(runFor.Milliseconds(), 10)}},
@@ -179,7 +182,7 @@ func phase(ctx context.Context, c client.Client, cfg *rest.Config, scheme *runti
 	if err := each(ctx, objs, func(ctx context.Context, t *mlv1alpha1.MLTask) error { return c.Create(ctx, t) }); err != nil {
 		return 0, 0, fmt.Errorf("create tasks: %w", err)
 	}
-	fmt.Printf("%d tasks across %d projects queued in %s\n", nTasks, *nProjects, time.Since(begin).Round(time.Second))
+	fmt.Printf("%d tasks across %d projects queued in %s\n", nTasks, nProjects, time.Since(begin).Round(time.Second))
 
 	// Baseline: the same kind of write an admission is, without the loop.
 	begin = time.Now()
@@ -203,7 +206,7 @@ func phase(ctx context.Context, c client.Client, cfg *rest.Config, scheme *runti
 	if err != nil {
 		return 0, 0, err
 	}
-	if err := mltask.SetupAdmission(mgr, mltask.Options{FairShareHorizon: *runTime, WriteParallelism: parallel}); err != nil {
+	if err := mltask.SetupAdmission(mgr, mltask.Options{FairShareHorizon: runTime, WriteParallelism: parallel}); err != nil {
 		return 0, 0, err
 	}
 	rec := &recorder{infos: infos, admitted: map[types.NamespacedName]time.Time{}, finished: map[types.NamespacedName]time.Time{}, left: map[string]int{}}
