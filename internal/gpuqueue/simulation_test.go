@@ -242,3 +242,45 @@ func BenchmarkSchedule5000(b *testing.B) {
 		Schedule(snap)
 	}
 }
+
+// TestFairnessSimulationTwentyProjects is bench/mltask's shape in the
+// simulator, scaled down to run fast: 20 projects of equal weight, 1,000
+// tasks of 1 to 4 GPUs with run times of 0.5 to 1.5 s, on 160 GPUs. While
+// every project waits, each gets GPU-time within 5% of the mean.
+func TestFairnessSimulationTwentyProjects(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	snap := Snapshot{Horizon: 1000, ClusterQueues: []ClusterQueue{cq("gpus", "", 160)}}
+	for p := range 20 {
+		snap.LocalQueues = append(snap.LocalQueues, lq(fmt.Sprintf("p%02d/default", p), "gpus", 1))
+	}
+	dur := map[string]int64{}
+	for i := range 1000 {
+		p := i % 20
+		key := fmt.Sprintf("p%02d/t%05d", p, i)
+		snap.Tasks = append(snap.Tasks, task(key, fmt.Sprintf("p%02d/default", p), int64(i), int32(1+rng.IntN(2)), int32(1+rng.IntN(2))))
+		dur[key] = int64(500 + rng.IntN(1000))
+	}
+	s := newSim(snap, dur)
+	s.cycle()
+	for s.step() {
+		for p := range 20 {
+			if s.stop == math.MaxInt64 && s.pending(fmt.Sprintf("p%02d/default", p)) == 0 {
+				s.stop = s.now
+			}
+		}
+		s.cycle()
+		checkQuota(t, s.snap, 160)
+	}
+	var sum float64
+	for _, v := range s.gpuTime {
+		sum += float64(v)
+	}
+	mean, worst := sum/20, 0.0
+	for _, v := range s.gpuTime {
+		worst = max(worst, math.Abs(float64(v)-mean)/mean)
+	}
+	t.Logf("worst project off the mean by %.2f%% (until t=%d ms)", 100*worst, s.stop)
+	if worst > 0.05 {
+		t.Errorf("deviation %.2f%% > 5%%", 100*worst)
+	}
+}
