@@ -15,8 +15,10 @@ import (
 
 	mgmtv1 "bokujo.io/bokujo/api/management/v1alpha1"
 	mlv1alpha1 "bokujo.io/bokujo/api/ml/v1alpha1"
+	"bokujo.io/bokujo/internal/app"
 	"bokujo.io/bokujo/internal/auth"
 	"bokujo.io/bokujo/internal/cli"
+	"bokujo.io/bokujo/internal/fleet"
 	"bokujo.io/bokujo/test/framework"
 	"bokujo.io/bokujo/test/framework/testserver"
 )
@@ -27,7 +29,8 @@ import (
 func member(t *testing.T, cluster, ns, user, role string) (*testserver.Server, string) {
 	t.Helper()
 	ctx := context.Background()
-	srv := testserver.Start(t, env.RESTConfig(t, mgmt))
+	// No fleet components: these tests run the controllers themselves.
+	srv := testserver.Start(t, env.RESTConfig(t, mgmt), func(o *app.Options) { o.Components = []fleet.Component{} })
 	if err := srv.App.Registry.ImportConfig(ctx, cluster, "", env.Cluster(t, dev).RESTConfig()); err != nil {
 		t.Fatal(err)
 	}
