@@ -43,6 +43,9 @@ type admission struct {
 	assumed         map[types.NamespacedName]assumption
 	lastStatusWrite time.Time
 	lastCycle       time.Time
+	// lastCycleTook is how long the previous cycle took, writes included:
+	// what a task admitted now is charged before the next cycle looks.
+	lastCycleTook time.Duration
 	// holds and history are the GPU-time ledger of fair sharing, in
 	// GPU-milliseconds: holds of tasks that exist, keyed by UID, and per
 	// LocalQueue what deleted tasks used. Times are as this loop saw
@@ -149,6 +152,7 @@ func (a *admission) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.Re
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
 	a.lastCycle = a.opts.Clock.Now()
+	defer func() { a.lastCycleTook = a.opts.Clock.Since(a.lastCycle) }()
 	noCopy := &client.ListOptions{UnsafeDisableDeepCopy: ptrTrue()}
 	var gqs mlv1alpha1.GPUQueueList
 	var lqs mlv1alpha1.LocalQueueList
@@ -163,7 +167,10 @@ func (a *admission) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.Re
 		return ctrl.Result{}, fmt.Errorf("list ML tasks: %w", err)
 	}
 	now := a.opts.Clock.Now()
-	snap, byKey, releases := a.snapshot(now, &gqs, &lqs, &tasks)
+	// stale are tasks whose cached status predates a decision this loop
+	// wrote: their queue status is left alone until the cache shows it,
+	// or a cycle on the lagging cache would overwrite, say, Preempted.
+	snap, byKey, releases, stale := a.snapshot(now, &gqs, &lqs, &tasks)
 	res := gpuqueue.Schedule(snap)
 
 	// Decisions are written at once; positions and usage are throttled.
@@ -202,6 +209,9 @@ func (a *admission) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.Re
 	}
 	var later []deferred
 	for key, w := range res.Waiting {
+		if stale[key] {
+			continue
+		}
 		t := byKey[key]
 		want := &mlv1alpha1.QueueStatus{Position: w.Position, Reason: w.Reason, Message: truncate(w.Message, 1024)}
 		have := t.Status.Queue
@@ -243,10 +253,15 @@ func (a *admission) Reconcile(ctx context.Context, _ reconcile.Request) (ctrl.Re
 func ptrTrue() *bool { b := true; return &b }
 
 // snapshot turns the cache into the scheduler's input. It returns the
-// tasks by key and the admitted tasks that must give their quota back
-// because they were stopped.
-func (a *admission) snapshot(now time.Time, gqs *mlv1alpha1.GPUQueueList, lqs *mlv1alpha1.LocalQueueList, tasks *mlv1alpha1.MLTaskList) (gpuqueue.Snapshot, map[string]*mlv1alpha1.MLTask, []*mlv1alpha1.MLTask) {
-	snap := gpuqueue.Snapshot{Horizon: a.opts.FairShareHorizon.Milliseconds()}
+// tasks by key, the admitted tasks that must give their quota back
+// because they were stopped, and the tasks whose cached status lags a
+// decision written.
+func (a *admission) snapshot(now time.Time, gqs *mlv1alpha1.GPUQueueList, lqs *mlv1alpha1.LocalQueueList, tasks *mlv1alpha1.MLTaskList) (gpuqueue.Snapshot, map[string]*mlv1alpha1.MLTask, []*mlv1alpha1.MLTask, map[string]bool) {
+	// GPUs in use count ahead at least until the next cycle: under load a
+	// cycle (its writes) can outlast the configured horizon, and a batch
+	// admitted at once would otherwise be shared by GPU-time already used
+	// alone, swinging from one project to the next.
+	snap := gpuqueue.Snapshot{Horizon: max(a.opts.FairShareHorizon, a.lastCycleTook).Milliseconds()}
 	for i := range gqs.Items {
 		q := &gqs.Items[i]
 		cq := gpuqueue.ClusterQueue{Name: q.Name, Cohort: q.Spec.Cohort, Preempt: q.Spec.Preemption == mlv1alpha1.PreemptLowerPriority}
@@ -265,6 +280,7 @@ func (a *admission) snapshot(now time.Time, gqs *mlv1alpha1.GPUQueueList, lqs *m
 	defer a.mu.Unlock()
 	seen := make(map[types.NamespacedName]bool, len(tasks.Items))
 	seenUID := make(map[types.UID]bool, len(tasks.Items))
+	stale := map[string]bool{}
 	for i := range tasks.Items {
 		t := &tasks.Items[i]
 		nn := types.NamespacedName{Namespace: t.Namespace, Name: t.Name}
@@ -282,6 +298,7 @@ func (a *admission) snapshot(now time.Time, gqs *mlv1alpha1.GPUQueueList, lqs *m
 				delete(a.assumed, nn) // the cache caught up
 			default:
 				adm = as.admission
+				stale[key] = true
 			}
 		}
 		a.account(t, adm, lqKey, now)
@@ -326,7 +343,7 @@ func (a *admission) snapshot(now time.Time, gqs *mlv1alpha1.GPUQueueList, lqs *m
 		key := q.Namespace + "/" + q.Name
 		snap.LocalQueues = append(snap.LocalQueues, gpuqueue.LocalQueue{Key: key, ClusterQueue: q.Spec.GPUQueue, Weight: q.Spec.Weight, Consumed: consumed[key]})
 	}
-	return snap, byKey, releases
+	return snap, byKey, releases, stale
 }
 
 // writeDecision sets or clears a task's admission, assuming the result

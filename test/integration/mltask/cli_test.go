@@ -12,6 +12,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mgmtv1 "bokujo.io/bokujo/api/management/v1alpha1"
 	mlv1alpha1 "bokujo.io/bokujo/api/ml/v1alpha1"
@@ -31,25 +32,38 @@ func member(t *testing.T, cluster, ns, user, role string) (*testserver.Server, s
 	ctx := context.Background()
 	// No fleet components: these tests run the controllers themselves.
 	srv := testserver.Start(t, env.RESTConfig(t, mgmt), func(o *app.Options) { o.Components = []fleet.Component{} })
-	if err := srv.App.Registry.ImportConfig(ctx, cluster, "", env.Cluster(t, dev).RESTConfig()); err != nil {
-		t.Fatal(err)
-	}
+	importDev(t, srv, cluster)
 	if _, err := srv.App.Auth.CreateLocalUser(ctx, user, user, "correct horse battery staple 42"); err != nil {
 		t.Fatal(err)
 	}
 	mc := srv.App.Client
-	if err := mc.Create(ctx, &mgmtv1.Project{ObjectMeta: metav1.ObjectMeta{Name: "p-" + user}, Spec: mgmtv1.ProjectSpec{ClusterName: cluster, Namespaces: []string{ns}}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := mc.Create(ctx, &mgmtv1.ProjectRoleTemplateBinding{ObjectMeta: metav1.ObjectMeta{Name: user + "-p"}, Spec: mgmtv1.ProjectRoleTemplateBindingSpec{
-		ProjectName: "p-" + user, RoleTemplateName: role, Subject: mgmtv1.Subject{Kind: mgmtv1.SubjectKindUser, Name: user}}}); err != nil {
-		t.Fatal(err)
+	for _, o := range []client.Object{
+		&mgmtv1.Project{ObjectMeta: metav1.ObjectMeta{Name: "p-" + user}, Spec: mgmtv1.ProjectSpec{ClusterName: cluster, Namespaces: []string{ns}}},
+		&mgmtv1.ProjectRoleTemplateBinding{ObjectMeta: metav1.ObjectMeta{Name: user + "-p"}, Spec: mgmtv1.ProjectRoleTemplateBindingSpec{
+			ProjectName: "p-" + user, RoleTemplateName: role, Subject: mgmtv1.Subject{Kind: mgmtv1.SubjectKindUser, Name: user}}},
+	} {
+		if err := mc.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = mc.Delete(context.Background(), o) })
 	}
 	tok, _, err := srv.App.Auth.CreateToken(ctx, user, auth.TokenRequest{Type: mgmtv1.TokenTypeAPI, Description: "mltask test", TTL: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return srv, tok
+}
+
+// importDev registers the dev cluster under name with srv, and removes the
+// registration when the test ends: the management cluster is shared by the
+// package's tests, and a registration left behind would have the next
+// server's RBAC sync sweep what this one's project needs.
+func importDev(t *testing.T, srv *testserver.Server, name string) {
+	t.Helper()
+	if err := srv.App.Registry.ImportConfig(context.Background(), name, "", env.Cluster(t, dev).RESTConfig()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.App.Registry.Remove(context.Background(), name) })
 }
 
 // bokujoCLI runs `bokujo args...` in-process with a stored login.

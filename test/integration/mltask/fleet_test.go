@@ -24,9 +24,7 @@ func TestRunsThroughTheFleet(t *testing.T) {
 	srv := testserver.Start(t, env.RESTConfig(t, mgmt), func(o *app.Options) {
 		o.Components = []fleet.Component{mltask.Component(mltask.Options{})}
 	})
-	if err := srv.App.Registry.ImportConfig(ctx, "dev-fleet", "", env.Cluster(t, dev).RESTConfig()); err != nil {
-		t.Fatal(err)
-	}
+	importDev(t, srv, "dev-fleet")
 	ns := env.Namespace(t, dev)
 	// The CRDs arrive with the runner; the first client may be made
 	// before they exist, so each try makes a fresh one.
