@@ -46,6 +46,7 @@ and one kubeconfig for every cluster a user was granted.`,
 		newKubeconfigCommand(s),
 		newClustersCommand(s),
 		newAgentCommand(s),
+		newMLCommand(s),
 	)
 	return root
 }

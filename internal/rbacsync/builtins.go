@@ -45,11 +45,13 @@ var (
 	// left out (roles and rolebindings are granted below without bind and
 	// escalate) and so is the core group, where the ResourceQuota and
 	// LimitRange bokujo applies live: an owner who could edit them would
-	// lift the project's GPU quota.
+	// lift the project's GPU quota. ml.bokujo.io is left out for the same
+	// reason: a LocalQueue's GPUQueue and weight, and an MLTask's
+	// status.admission, are GPU quota; owners get mltasks only.
 	projectOwnerGroups = []string{
 		"apps", "autoscaling", "batch", "coordination.k8s.io", "discovery.k8s.io",
 		"events.k8s.io", "gateway.networking.k8s.io", "metrics.k8s.io", "networking.k8s.io",
-		"policy", "snapshot.storage.k8s.io", "ml.bokujo.io", "delivery.bokujo.io",
+		"policy", "snapshot.storage.k8s.io", "delivery.bokujo.io",
 	}
 )
 
@@ -112,6 +114,8 @@ func BuiltinRoleTemplates() []*v1alpha1.RoleTemplate {
 				"resourcequotas/status", "services/status"),
 			rbacv1.PolicyRule{Verbs: readWrite, APIGroups: projectOwnerGroups, Resources: []string{"*"}},
 			rule(readWrite, rbacv1.GroupName, "roles", "rolebindings"),
+			rule(readWrite, "ml.bokujo.io", "mltasks"),
+			rule(readOnly, "ml.bokujo.io", "mltasks/status", "localqueues", "localqueues/status"),
 		),
 		mk(v1alpha1.RoleTemplateProjectMember, "Project Member",
 			"Reads and writes workloads in the project's namespaces: pods (exec, logs, "+
@@ -128,6 +132,7 @@ func BuiltinRoleTemplates() []*v1alpha1.RoleTemplate {
 			rule(readWrite, "autoscaling", "horizontalpodautoscalers"),
 			rule(readWrite, "networking.k8s.io", "ingresses"),
 			rule(readWrite, "ml.bokujo.io", "mltasks"),
+			rule(readOnly, "ml.bokujo.io", "mltasks/status", "localqueues", "localqueues/status"),
 			rule(readWrite, "delivery.bokujo.io", "releases"),
 			rule(readOnly, "events.k8s.io", "events"),
 		),
@@ -140,7 +145,7 @@ func BuiltinRoleTemplates() []*v1alpha1.RoleTemplate {
 			rule(readOnly, "batch", "cronjobs", "jobs"),
 			rule(readOnly, "autoscaling", "horizontalpodautoscalers"),
 			rule(readOnly, "networking.k8s.io", "ingresses"),
-			rule(readOnly, "ml.bokujo.io", "mltasks"),
+			rule(readOnly, "ml.bokujo.io", "mltasks", "mltasks/status", "localqueues", "localqueues/status"),
 			rule(readOnly, "delivery.bokujo.io", "releases"),
 			rule(readOnly, "events.k8s.io", "events"),
 		),

@@ -183,6 +183,30 @@ func TestBuiltinTemplates(t *testing.T) {
 			t.Errorf("project-member lacks %s %s.%s", want[0], want[2], want[1])
 		}
 	}
+	// GPU quota is the administrator's: no project template may write a
+	// LocalQueue (its GPUQueue and weight) or an MLTask's status (its
+	// admission); all of them read MLTasks and LocalQueues, owners and
+	// members write MLTasks, viewers do not.
+	for _, name := range []string{v1alpha1.RoleTemplateProjectOwner, v1alpha1.RoleTemplateProjectMember, v1alpha1.RoleTemplateProjectViewer} {
+		for _, f := range [][3]string{
+			{"create", "ml.bokujo.io", "localqueues"}, {"update", "ml.bokujo.io", "localqueues"},
+			{"patch", "ml.bokujo.io", "mltasks/status"}, {"update", "ml.bokujo.io", "mltasks/status"},
+			{"create", "ml.bokujo.io", "gpuqueues"},
+		} {
+			if ok, _ := rbacvalidation.Covers(all[name], forbidden(f[0], f[1], f[2])); ok {
+				t.Errorf("%s grants %s %s.%s", name, f[0], f[2], f[1])
+			}
+		}
+		for _, want := range [][3]string{{"list", "ml.bokujo.io", "mltasks"}, {"watch", "ml.bokujo.io", "localqueues"}, {"get", "ml.bokujo.io", "mltasks/status"}} {
+			if ok, _ := rbacvalidation.Covers(all[name], forbidden(want[0], want[1], want[2])); !ok {
+				t.Errorf("%s lacks %s %s.%s", name, want[0], want[2], want[1])
+			}
+		}
+		canWrite, _ := rbacvalidation.Covers(all[name], forbidden("create", "ml.bokujo.io", "mltasks"))
+		if want := name != v1alpha1.RoleTemplateProjectViewer; canWrite != want {
+			t.Errorf("%s creates mltasks: %t, want %t", name, canWrite, want)
+		}
+	}
 	for _, rt := range list {
 		if rt.Spec.Context != v1alpha1.RoleTemplateContextProject {
 			continue

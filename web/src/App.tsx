@@ -14,6 +14,9 @@ import { SessionProvider, useSession } from './lib/session';
 // page, not with the app.
 const ApplyPage = lazy(() => import('./components/apply/ApplyPage').then((m) => ({ default: m.ApplyPage })));
 
+// The "New training task" form carries the YAML library for its preview.
+const NewTaskPage = lazy(() => import('./components/mltask/NewTaskPage').then((m) => ({ default: m.NewTaskPage })));
+
 const PodDetails = lazy(() => import('./components/pod/Details').then((m) => ({ default: m.PodDetails })));
 
 export function newQueryClient(): QueryClient {
@@ -58,6 +61,14 @@ export function AppRoutes() {
           element={
             <Suspense fallback={<Loading />}>
               <PodDetails />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/clusters/:name/mltasks/new"
+          element={
+            <Suspense fallback={<Loading />}>
+              <NewTaskPage />
             </Suspense>
           }
         />

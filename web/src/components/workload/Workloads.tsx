@@ -3,6 +3,7 @@ import { useTranslation } from 'react-i18next';
 import { Link, useSearchParams } from 'react-router';
 import { useNamespaces } from '../../lib/k8s/namespace';
 import { DeploymentList } from '../deployment/List';
+import { MLTaskList } from '../mltask/List';
 import { PodList } from '../pod/List';
 
 const DEFAULT_NAMESPACE = 'default';
@@ -44,10 +45,15 @@ export function Workloads({ cluster }: { cluster: string }) {
           <Link className="button primary" to={`/clusters/${encodeURIComponent(cluster)}/apply?namespace=${encodeURIComponent(namespace)}`}>
             {t('Apply YAML')}
           </Link>
+          <Link className="button" to={`/clusters/${encodeURIComponent(cluster)}/mltasks/new?namespace=${encodeURIComponent(namespace)}`}>
+            {t('New training task')}
+          </Link>
         </div>
       </div>
       <h3 id="deployments-title" className="subsection">{t('glossary|Deployments')}</h3>
       <DeploymentList key={`d-${namespace}`} cluster={cluster} namespace={namespace} />
+      <h3 id="mltasks-title" className="subsection">{t('ML tasks')}</h3>
+      <MLTaskList key={`m-${namespace}`} cluster={cluster} namespace={namespace} />
       <h3 id="pods-title" className="subsection">{t('glossary|Pods')}</h3>
       <PodList key={`p-${namespace}`} cluster={cluster} namespace={namespace} />
     </section>
