@@ -42,6 +42,7 @@ import (
 	"bokujo.io/bokujo/internal/crdinstall"
 	"bokujo.io/bokujo/internal/drivers"
 	"bokujo.io/bokujo/internal/fleet"
+	"bokujo.io/bokujo/internal/mltask"
 	"bokujo.io/bokujo/internal/notify"
 	"bokujo.io/bokujo/internal/proxy"
 	"bokujo.io/bokujo/internal/rbacsync"
@@ -301,7 +302,7 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 // DefaultComponents are the controllers bokujo runs in every downstream
 // cluster.
 func DefaultComponents() []fleet.Component {
-	return []fleet.Component{}
+	return []fleet.Component{mltask.Component(mltask.Options{})}
 }
 
 // Done yields when the server or the controllers stop on their own.
