@@ -15,6 +15,7 @@ import { SessionProvider, useSession } from './lib/session';
 const ApplyPage = lazy(() => import('./components/apply/ApplyPage').then((m) => ({ default: m.ApplyPage })));
 
 const PodDetails = lazy(() => import('./components/pod/Details').then((m) => ({ default: m.PodDetails })));
+const ResourceDetails = lazy(() => import('./components/resource/Details').then((m) => ({ default: m.ResourceDetails })));
 
 export function newQueryClient(): QueryClient {
   return new QueryClient({
@@ -58,6 +59,14 @@ export function AppRoutes() {
           element={
             <Suspense fallback={<Loading />}>
               <PodDetails />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/clusters/:name/namespaces/:namespace/:kind/:object"
+          element={
+            <Suspense fallback={<Loading />}>
+              <ResourceDetails />
             </Suspense>
           }
         />
