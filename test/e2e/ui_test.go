@@ -191,6 +191,9 @@ func TestWebUI(t *testing.T) {
 		"BOKUJO_ALICE_PASSWORD="+alicePassword,
 		"E2E_OUTPUT_DIR="+outDir,
 		"CHROMIUM="+chromium,
+		// Every simulated container's log: lines appended to it show in
+		// a followed log in the browser.
+		"BOKUJO_DEV_POD_LOG="+filepath.Join(filepath.Dir(kubeconfigOf(out, "dev")), "pod.log"),
 	)
 	begin := time.Now()
 	output, err := cmd.CombinedOutput()

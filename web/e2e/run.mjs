@@ -11,7 +11,7 @@
 // there are no retries: a failure is reported with its screenshot.
 import assert from 'node:assert/strict';
 import { X509Certificate, createHash } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { chromium } from 'playwright-core';
@@ -27,6 +27,7 @@ const caFile = env('BOKUJO_CA_FILE');
 const adminPassword = env('BOKUJO_ADMIN_PASSWORD');
 const alicePassword = env('BOKUJO_ALICE_PASSWORD');
 const outDir = env('E2E_OUTPUT_DIR', '_output/e2e');
+const devPodLog = env('BOKUJO_DEV_POD_LOG');
 const executablePath = env('CHROMIUM', '/usr/bin/chromium');
 if (process.env.NODE_EXTRA_CA_CERTS !== caFile) {
   // Node reads it only at start-up: it cannot be set from here.
@@ -265,6 +266,18 @@ scenario('apply', async (page) => {
   await page.getByRole('table', { name: 'Conditions' }).getByRole('rowheader', { name: 'Ready', exact: true }).waitFor();
   assert.match(await page.getByRole('region', { name: 'YAML' }).or(page.getByLabel('YAML')).first().innerText(), /nvidia\.com\/gpu: "1"/);
   await page.screenshot({ path: join(outDir, 'pod-details.png'), fullPage: true });
+
+  // Its log, followed: a line the container writes now shows without a
+  // reload (kwok serves one simulated log file for every container).
+  const log = page.getByLabel('Log of main');
+  await page.getByRole('status').filter({ hasText: 'Following the log live.' }).waitFor();
+  const marker = `e2e log line ${Date.now()}`;
+  appendFileSync(devPodLog, `${new Date().toISOString()} stdout F ${marker}\n`);
+  await log.getByText(marker).waitFor();
+  const [logFile] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download' }).click()]);
+  assert.match(logFile.suggestedFilename(), /^gpu-demo-.*-main\.log$/);
+  assert.match(readFileSync(await logFile.path(), 'utf8'), new RegExp(marker));
+  await page.screenshot({ path: join(outDir, 'pod-logs.png'), fullPage: true });
   await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'dev' }).click();
   await w.deployment('gpu-demo').waitFor();
 });

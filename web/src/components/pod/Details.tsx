@@ -9,6 +9,7 @@ import { Loading } from '../common/Loading';
 import { StatusBadge } from '../common/StatusBadge';
 import { useNow } from '../common/useNow';
 import { useTitle } from '../common/useTitle';
+import { PodLogs } from './Logs';
 import { ConditionsSection, EventsSection, OwnerLink } from '../resource/sections';
 
 /** forDisplay drops managedFields: long, and of no use to a reader. */
@@ -135,6 +136,8 @@ export function PodDetails() {
           </table>
         </div>
       </section>
+
+      <PodLogs cluster={cluster} namespace={namespace} pod={name} containers={(pod.spec?.containers ?? []).map((c) => c.name)} />
 
       <ConditionsSection conditions={pod.status?.conditions ?? []} />
       <EventsSection cluster={cluster} namespace={namespace} kind="Pod" name={name} />

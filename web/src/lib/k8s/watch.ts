@@ -78,12 +78,26 @@ export function applyEvents<T extends KubeObject>(state: WatchState<T>, events: 
 export class LineSplitter {
   private rest = '';
   private readonly decoder = new TextDecoder();
+  /** Blank lines are dropped (watch events) unless kept (logs). */
+  private readonly keepEmpty: boolean;
+
+  constructor(opts: { keepEmpty?: boolean } = {}) {
+    this.keepEmpty = opts.keepEmpty ?? false;
+  }
 
   push(chunk: Uint8Array): string[] {
     this.rest += this.decoder.decode(chunk, { stream: true });
     const lines = this.rest.split('\n');
     this.rest = lines.pop() ?? '';
-    return lines.filter((l) => l.trim() !== '');
+    return this.keepEmpty ? lines.map((l) => l.replace(/\r$/, '')) : lines.filter((l) => l.trim() !== '');
+  }
+
+  /** flush returns what is left after the stream ended: a last line without its newline. */
+  flush(): string {
+    this.rest += this.decoder.decode();
+    const rest = this.rest;
+    this.rest = '';
+    return rest;
   }
 }
 
