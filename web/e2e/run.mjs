@@ -15,7 +15,7 @@ import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { chromium } from 'playwright-core';
-import { ApplyPage, ClusterPage, HomePage, LoginPage, Shell, Workloads } from './pages.mjs';
+import { ApplyPage, ClusterPage, DeployPage, HomePage, LoginPage, Shell, Workloads } from './pages.mjs';
 
 const env = (name, fallback) => {
   const v = process.env[name] ?? fallback;
@@ -282,6 +282,76 @@ scenario('apply', async (page) => {
   await w.deployment('gpu-demo').waitFor();
 });
 
+// "Run a container" with the form: a GPU Deployment pinned to the GPU
+// product, checked by a dry run, created, its pods Running live.
+scenario('deploy form', async (page) => {
+  await page.getByRole('link', { name: 'Run a container' }).click();
+  const form = new DeployPage(page);
+  await form.heading.waitFor();
+  await form.check.click();
+  await page.getByRole('alert').filter({ hasText: 'Some fields need attention' }).waitFor();
+  await form.field('Name').fill('gpu-form');
+  await form.field('Image').fill('cuda:12');
+  await form.field('Replicas').fill('2');
+  await form.field('GPUs').fill('1');
+  await form.field('GPU product').selectOption('NVIDIA-A100-SXM4-80GB');
+  assert.match(await form.preview.innerText(), /nvidia\.com\/gpu\.product: NVIDIA-A100-SXM4-80GB/);
+  assert.equal(await form.create.isDisabled(), true, 'no create before a dry run');
+  await form.check.click();
+  await form.result('Deployment gpu-form').getByText('Will be created').waitFor();
+  const before = await page.request.get('/k8s/clusters/dev/apis/apps/v1/namespaces/default/deployments/gpu-form');
+  assert.equal(before.status(), 404, 'a dry run creates nothing');
+  await page.screenshot({ path: join(outDir, 'deploy-form-dry-run.png'), fullPage: true });
+  await form.create.click();
+  await form.result('Deployment gpu-form').getByText('Created', { exact: true }).waitFor();
+  await page.getByRole('link', { name: 'See its pods' }).click();
+  const w = new Workloads(page);
+  await w.deployment('gpu-form').getByRole('cell', { name: '2/2', exact: true }).waitFor();
+  const pods = w.podRows('gpu-form-');
+  for (let i = 0; i < 2; i++) await pods.nth(i).getByText('Running', { exact: true }).waitFor();
+  assert.equal(await pods.count(), 2);
+  await page.screenshot({ path: join(outDir, 'deploy-form-running.png'), fullPage: true });
+});
+
+// A Deployment's page: restart makes a new revision, rollback goes back
+// to the first; a Secret's values stay hidden until revealed.
+scenario('kinds', async (page) => {
+  const w = new Workloads(page);
+  await w.deployment('gpu-form').getByRole('link', { name: 'gpu-form' }).click();
+  await page.getByRole('heading', { level: 1, name: 'gpu-form' }).waitFor();
+  const revision = page.locator('dt', { hasText: /^Revision$/ }).locator('xpath=following-sibling::dd');
+  await revision.filter({ hasText: /^1$/ }).waitFor();
+  await page.getByRole('button', { name: 'Restart gpu-form' }).click();
+  await page.getByRole('dialog', { name: 'Restart gpu-form?' }).getByRole('button', { name: 'Restart' }).click();
+  await revision.filter({ hasText: /^2$/ }).waitFor();
+  assert.match(await page.getByLabel('YAML').innerText(), /kubectl\.kubernetes\.io\/restartedAt/);
+  await page.getByRole('button', { name: 'Roll back gpu-form' }).click();
+  const rollback = page.getByRole('dialog', { name: 'Roll back gpu-form' });
+  await rollback.getByRole('radio', { name: /Revision 1/ }).check();
+  await page.screenshot({ path: join(outDir, 'kinds-rollback.png') });
+  await rollback.getByRole('button', { name: 'Roll back' }).click();
+  await revision.filter({ hasText: /^3$/ }).waitFor();
+  assert.doesNotMatch(await page.getByLabel('YAML').innerText(), /restartedAt/, 'revision 1’s template is back');
+
+  const csrf = (await (await page.request.get('/v1/me')).json()).csrfToken;
+  const r = await page.request.post('/k8s/clusters/dev/api/v1/namespaces/default/secrets', {
+    headers: { 'X-CSRF-Token': csrf },
+    data: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'e2e-secret' }, stringData: { password: 'hunter2-e2e' } },
+  });
+  assert.equal(r.status(), 201, await r.text());
+  await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'Deployments' }).click();
+  await page.getByRole('navigation', { name: 'Kinds' }).getByRole('link', { name: 'Secrets' }).click();
+  await page.getByRole('table', { name: 'Secrets' }).getByRole('link', { name: 'e2e-secret' }).click();
+  await page.getByRole('heading', { level: 1, name: 'e2e-secret' }).waitFor();
+  assert.equal(await page.getByText('hunter2-e2e').count(), 0, 'values hidden at first');
+  assert.doesNotMatch(await page.getByLabel('YAML').innerText(), /aHVudGVy/);
+  await page.getByRole('button', { name: 'Reveal values' }).click();
+  await page.getByText('hunter2-e2e').waitFor();
+  await page.screenshot({ path: join(outDir, 'kinds-secret.png'), fullPage: true });
+  await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'dev' }).click();
+  await w.deployment('gpu-form').waitFor();
+});
+
 scenario('japanese', async (page) => {
   const shell = new Shell(page);
   await shell.language('Language').selectOption('ja');
@@ -345,7 +415,7 @@ scenario('alice', async (page) => {
   const w = new Workloads(page);
   await w.deployment('gpu-demo').getByRole('cell', { name: '2/2', exact: true }).waitFor();
   await w.podRows('gpu-demo-').first().waitFor();
-  assert.equal(await w.deployments.getByRole('button', { name: /^(Scale|Delete) / }).count(), 0, 'no action buttons for a viewer');
+  assert.equal(await w.deployments.getByRole('button', { name: /^(Scale|Delete|Restart|Roll back) / }).count(), 0, 'no action buttons for a viewer');
   assert.equal(await w.deployments.getByRole('columnheader', { name: 'Actions' }).count(), 0);
   await page.screenshot({ path: join(outDir, 'alice-workloads.png'), fullPage: true });
   const csrf = (await (await page.request.get('/v1/me')).json()).csrfToken;

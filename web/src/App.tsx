@@ -15,6 +15,7 @@ import { SessionProvider, useSession } from './lib/session';
 const ApplyPage = lazy(() => import('./components/apply/ApplyPage').then((m) => ({ default: m.ApplyPage })));
 
 const PodDetails = lazy(() => import('./components/pod/Details').then((m) => ({ default: m.PodDetails })));
+const DeployPage = lazy(() => import('./components/deploy/DeployPage').then((m) => ({ default: m.DeployPage })));
 const ResourceDetails = lazy(() => import('./components/resource/Details').then((m) => ({ default: m.ResourceDetails })));
 
 export function newQueryClient(): QueryClient {
@@ -67,6 +68,14 @@ export function AppRoutes() {
           element={
             <Suspense fallback={<Loading />}>
               <ResourceDetails />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/clusters/:name/deploy"
+          element={
+            <Suspense fallback={<Loading />}>
+              <DeployPage />
             </Suspense>
           }
         />
