@@ -72,13 +72,13 @@ export async function listRevisions(cluster: string, deployment: AnyObject): Pro
 
 /**
  * rollback puts a revision's pod template back, as kubectl rollout undo
- * does; the test on resourceVersion refuses it when the Deployment changed
- * since the user looked.
+ * does; the test on generation refuses it when the Deployment's spec
+ * changed since the user looked (status updates do not count).
  */
 export function rollback(cluster: string, deployment: AnyObject, to: Revision): Promise<unknown> {
-  const { namespace = '', name, resourceVersion } = deployment.metadata;
+  const { namespace = '', name, generation } = deployment.metadata;
   const ops: unknown[] = [];
-  if (resourceVersion) ops.push({ op: 'test', path: '/metadata/resourceVersion', value: resourceVersion });
+  if (generation !== undefined) ops.push({ op: 'test', path: '/metadata/generation', value: generation });
   ops.push({ op: 'replace', path: '/spec/template', value: to.template });
   return request(clusterPath(cluster, resourcePath({ kind: 'Deployment', group: 'apps', version: 'v1', plural: 'deployments', namespaced: true }, { namespace, name })), {
     method: 'PATCH',

@@ -66,7 +66,7 @@ describe('Secrets on screen', () => {
 });
 
 describe('rollout actions', () => {
-  const deploy = obj({ name: 'web', metadata: { name: 'web', namespace: 'ml', uid: 'd1', resourceVersion: '42' } });
+  const deploy = obj({ name: 'web', metadata: { name: 'web', namespace: 'ml', uid: 'd1', resourceVersion: '42', generation: 7 } });
   const rs = (name: string, revision: string, image: string, owner = 'd1'): AnyObject =>
     obj({
       metadata: { name, namespace: 'ml', annotations: { 'deployment.kubernetes.io/revision': revision }, ownerReferences: [{ kind: 'Deployment', name: 'web', uid: owner }] },
@@ -90,7 +90,7 @@ describe('rollout actions', () => {
     expect(calls[0]!.url).toBe('/k8s/clusters/dev/apis/apps/v1/namespaces/ml/deployments/web');
     expect(calls[0]!.headers.get('Content-Type')).toBe('application/json-patch+json');
     expect(JSON.parse(calls[0]!.body!)).toEqual([
-      { op: 'test', path: '/metadata/resourceVersion', value: '42' },
+      { op: 'test', path: '/metadata/generation', value: 7 },
       { op: 'replace', path: '/spec/template', value: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'main', image: 'nginx:1' }] } } },
     ]);
   });
