@@ -85,10 +85,33 @@ describe('runWatch', () => {
     });
     expect(states).toEqual([['a:Pending'], ['z:Pending']]);
     expect(calls.map((c) => c.url)).toEqual([
-      '/k8s/clusters/dev/api/v1/namespaces/ml/pods',
+      '/k8s/clusters/dev/api/v1/namespaces/ml/pods?limit=500',
       '/k8s/clusters/dev/api/v1/namespaces/ml/pods?watch=1&allowWatchBookmarks=true&resourceVersion=10',
-      '/k8s/clusters/dev/api/v1/namespaces/ml/pods',
+      '/k8s/clusters/dev/api/v1/namespaces/ml/pods?limit=500',
       '/k8s/clusters/dev/api/v1/namespaces/ml/pods?watch=1&allowWatchBookmarks=true&resourceVersion=30',
+    ]);
+  });
+
+  it('lists in pages, showing each as it arrives, and watches from the whole list', async () => {
+    const ctl = new AbortController();
+    const calls = mockFetch((call) => {
+      if (call.url.includes('watch=1')) {
+        ctl.abort();
+        return streamOf([]);
+      }
+      return call.url.includes('continue=')
+        ? json(200, { metadata: { resourceVersion: '40' }, items: [pod('b', '6')] })
+        : json(200, { metadata: { resourceVersion: '40', continue: 'tok/1' }, items: [pod('a', '5')] });
+    });
+    const states: string[][] = [];
+    await runWatch<Pod>('dev', PodKind, 'ml', ctl.signal, (s) => states.push(names(s)), (err) => {
+      throw err;
+    });
+    expect(states).toEqual([['a:Pending'], ['a:Pending', 'b:Pending']]);
+    expect(calls.map((c) => c.url)).toEqual([
+      '/k8s/clusters/dev/api/v1/namespaces/ml/pods?limit=500',
+      '/k8s/clusters/dev/api/v1/namespaces/ml/pods?limit=500&continue=tok%2F1',
+      '/k8s/clusters/dev/api/v1/namespaces/ml/pods?watch=1&allowWatchBookmarks=true&resourceVersion=40',
     ]);
   });
 

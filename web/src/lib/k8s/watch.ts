@@ -108,6 +108,36 @@ export function watchPath(cluster: string, kind: ResourceKind, namespace: string
 }
 
 const MAX_BACKOFF_MS = 30_000;
+/**
+ * Objects per list page: a namespace of 30,000 pods shows its first rows
+ * after one page instead of after the whole list (as client-go's pager).
+ */
+export const LIST_PAGE = 500;
+
+/**
+ * listInPages lists in pages, telling onState after each so the first
+ * rows show early; every page is of the same snapshot, so the watch
+ * starts from the resourceVersion of the whole list.
+ */
+async function listInPages<T extends KubeObject>(
+  cluster: string,
+  kind: ResourceKind,
+  namespace: string | undefined,
+  fieldSelector: string,
+  signal: AbortSignal,
+  onState: (s: WatchState<T>) => void,
+): Promise<WatchState<T>> {
+  const items = new Map<string, T>();
+  let token = '';
+  for (;;) {
+    const page = await list<T>(cluster, kind, { namespace, signal, fieldSelector, limit: LIST_PAGE, continue: token || undefined });
+    for (const o of page.items) items.set(objectKey(o), o);
+    const state: WatchState<T> = { items: new Map(items), resourceVersion: page.metadata.resourceVersion ?? '' };
+    onState(state);
+    token = page.metadata.continue ?? '';
+    if (!token) return state;
+  }
+}
 /** A watch that ends this soon without an event counts as a failure. */
 const QUICK_END_MS = 1000;
 
@@ -139,8 +169,7 @@ export async function runWatch<T extends KubeObject>(
   let backoff = 1000;
   while (!signal.aborted) {
     try {
-      let state = fromList(await list<T>(cluster, kind, { namespace, signal, fieldSelector }));
-      onState(state);
+      let state = await listInPages<T>(cluster, kind, namespace, fieldSelector, signal, onState);
       while (!signal.aborted) {
         const started = Date.now();
         const body = await stream(watchPath(cluster, kind, namespace, state.resourceVersion, fieldSelector), signal);
