@@ -324,14 +324,14 @@ scenario('kinds', async (page) => {
   await page.getByRole('button', { name: 'Restart gpu-form' }).click();
   await page.getByRole('dialog', { name: 'Restart gpu-form?' }).getByRole('button', { name: 'Restart' }).click();
   await revision.filter({ hasText: /^2$/ }).waitFor();
-  assert.match(await page.getByLabel('YAML').innerText(), /kubectl\.kubernetes\.io\/restartedAt/);
+  assert.match(await page.getByRole('region', { name: 'YAML', exact: true }).innerText(), /kubectl\.kubernetes\.io\/restartedAt/);
   await page.getByRole('button', { name: 'Roll back gpu-form' }).click();
   const rollback = page.getByRole('dialog', { name: 'Roll back gpu-form' });
   await rollback.getByRole('radio', { name: /Revision 1/ }).check();
   await page.screenshot({ path: join(outDir, 'kinds-rollback.png') });
   await rollback.getByRole('button', { name: 'Roll back' }).click();
   await revision.filter({ hasText: /^3$/ }).waitFor();
-  assert.doesNotMatch(await page.getByLabel('YAML').innerText(), /restartedAt/, 'revision 1’s template is back');
+  assert.doesNotMatch(await page.getByRole('region', { name: 'YAML', exact: true }).innerText(), /restartedAt/, 'revision 1’s template is back');
 
   const csrf = (await (await page.request.get('/v1/me')).json()).csrfToken;
   const r = await page.request.post('/k8s/clusters/dev/api/v1/namespaces/default/secrets', {
@@ -344,7 +344,7 @@ scenario('kinds', async (page) => {
   await page.getByRole('table', { name: 'Secrets' }).getByRole('link', { name: 'e2e-secret' }).click();
   await page.getByRole('heading', { level: 1, name: 'e2e-secret' }).waitFor();
   assert.equal(await page.getByText('hunter2-e2e').count(), 0, 'values hidden at first');
-  assert.doesNotMatch(await page.getByLabel('YAML').innerText(), /aHVudGVy/);
+  assert.doesNotMatch(await page.getByRole('region', { name: 'YAML', exact: true }).innerText(), /aHVudGVy/);
   await page.getByRole('button', { name: 'Reveal values' }).click();
   await page.getByText('hunter2-e2e').waitFor();
   await page.screenshot({ path: join(outDir, 'kinds-secret.png'), fullPage: true });

@@ -13,7 +13,8 @@ export type SessionState =
 
 export interface Session {
   state: SessionState;
-  login(username: string, password: string): Promise<void>;
+  /** login with a password; via is an LDAP provider's login URL, else a local account. */
+  login(username: string, password: string, via?: string): Promise<void>;
   logout(): Promise<void>;
 }
 
@@ -49,8 +50,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, [queryClient]);
 
   const login = useCallback(
-    async (username: string, password: string) => {
-      await api.login(username, password);
+    async (username: string, password: string, via?: string) => {
+      await api.login(username, password, via);
       queryClient.clear();
       const me = await api.getMe();
       if (!me) throw new api.ApiError(401, 'Unauthorized', 'the new session was not accepted');
