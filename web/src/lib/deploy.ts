@@ -178,7 +178,8 @@ function resources(f: DeployForm) {
 export function manifests(f: DeployForm): Obj[] {
   const name = f.name.trim();
   const namespace = f.namespace.trim();
-  const labels = { app: name };
+  // Each object gets its own copy, so a YAML writer never ties them with anchors.
+  const labels = () => ({ app: name });
   const portName = (p: PortField, i: number) => `${p.protocol.toLowerCase()}-${i}`;
   const container: Record<string, unknown> = { name, image: f.image.trim() };
   if (lines(f.command).length) container.command = lines(f.command);
@@ -203,16 +204,16 @@ export function manifests(f: DeployForm): Obj[] {
     {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
-      metadata: { name, namespace, labels },
-      spec: { replicas: Number(f.replicas), selector: { matchLabels: labels }, template: { metadata: { labels }, spec: podSpec } },
+      metadata: { name, namespace, labels: labels() },
+      spec: { replicas: Number(f.replicas), selector: { matchLabels: labels() }, template: { metadata: { labels: labels() }, spec: podSpec } },
     },
   ];
   if (f.expose !== 'none' && f.ports.length) {
     out.push({
       apiVersion: 'v1',
       kind: 'Service',
-      metadata: { name, namespace, labels },
-      spec: { type: f.expose, selector: labels, ports: f.ports.map((p, i) => ({ name: portName(p, i), port: Number(p.port), targetPort: Number(p.port), protocol: p.protocol })) },
+      metadata: { name, namespace, labels: labels() },
+      spec: { type: f.expose, selector: labels(), ports: f.ports.map((p, i) => ({ name: portName(p, i), port: Number(p.port), targetPort: Number(p.port), protocol: p.protocol })) },
     });
     const host = f.ingressHost.trim();
     const first = f.ports[0];
@@ -220,7 +221,7 @@ export function manifests(f: DeployForm): Obj[] {
       out.push({
         apiVersion: 'networking.k8s.io/v1',
         kind: 'Ingress',
-        metadata: { name, namespace, labels },
+        metadata: { name, namespace, labels: labels() },
         spec: { rules: [{ host, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name, port: { number: Number(first.port) } } } }] } }] },
       });
     }

@@ -42,6 +42,7 @@ describe('DeployPage', () => {
     expect(preview.textContent).toMatch(/nvidia\.com\/gpu: "1"/);
     expect(preview.textContent).toMatch(/nvidia\.com\/gpu\.product: NVIDIA-A100-SXM4-80GB/);
     expect(preview.textContent).toMatch(/namespace: ml/);
+    expect(preview.textContent).not.toMatch(/[&*]a1/);
     expect(screen.queryByRole('alert')).toBeNull();
     expect((screen.getByRole('button', { name: 'Create' }) as HTMLButtonElement).disabled).toBe(true);
   });

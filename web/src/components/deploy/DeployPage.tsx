@@ -34,7 +34,7 @@ export function DeployPage() {
   const problems = validate(form);
   const valid = Object.keys(problems).length === 0;
   const objects = useMemo(() => (valid ? manifests(form) : []), [form, valid]);
-  const yaml = useMemo(() => objects.map((o) => stringify(o)).join('---\n'), [objects]);
+  const yaml = useMemo(() => objects.map((o) => stringify(o, { aliasDuplicateObjects: false })).join('---\n'), [objects]);
   const set = <K extends keyof DeployForm>(k: K, v: DeployForm[K]) => setForm((f) => ({ ...f, [k]: v }));
   const words: Record<Problem, string> = {
     required: t('Required.'),

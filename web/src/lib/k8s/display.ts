@@ -24,9 +24,11 @@ export function masked<T extends KubeObject>(o: T, kind: string): T {
 /** toYAML renders o for reading: managedFields dropped, apiVersion and kind filled in, Secret values masked. */
 export function toYAML(o: KubeObject, kind: ResourceKind): string {
   const { managedFields: _m, ...metadata } = o.metadata as KubeObject['metadata'] & { managedFields?: unknown };
-  void _m;
+  const { apiVersion: _a, kind: _k, metadata: _md, ...rest } = o;
+  void [_m, _a, _k, _md];
   const apiVersion = kind.group ? `${kind.group}/${kind.version}` : kind.version;
-  return stringify(masked({ ...o, apiVersion, kind: kind.kind, metadata }, kind.kind));
+  // In kubectl's order: apiVersion, kind, metadata, then the rest.
+  return stringify(masked({ apiVersion, kind: kind.kind, metadata, ...rest }, kind.kind));
 }
 
 /** decodeSecretValue turns a Secret's base64 value into text, or says it is binary. */
