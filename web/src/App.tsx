@@ -15,6 +15,7 @@ import { SessionProvider, useSession } from './lib/session';
 const ApplyPage = lazy(() => import('./components/apply/ApplyPage').then((m) => ({ default: m.ApplyPage })));
 
 const PodDetails = lazy(() => import('./components/pod/Details').then((m) => ({ default: m.PodDetails })));
+const AdminPage = lazy(() => import('./components/admin/AdminPage').then((m) => ({ default: m.AdminPage })));
 const DeployPage = lazy(() => import('./components/deploy/DeployPage').then((m) => ({ default: m.DeployPage })));
 const ResourceDetails = lazy(() => import('./components/resource/Details').then((m) => ({ default: m.ResourceDetails })));
 
@@ -84,6 +85,14 @@ export function AppRoutes() {
           element={
             <Suspense fallback={<Loading />}>
               <ApplyPage />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/admin/:tab?"
+          element={
+            <Suspense fallback={<Loading />}>
+              <AdminPage />
             </Suspense>
           }
         />
