@@ -5,16 +5,16 @@
 //   NODE_EXTRA_CA_CERTS    the same file, so Node (page.request) trusts it
 //   BOKUJO_ADMIN_PASSWORD  the bootstrap admin's password
 //   BOKUJO_ALICE_PASSWORD  the password of alice, a viewer of dev only
+//   BOKUJO_BOB_PASSWORD    the password of bob, granted nothing at first
+//   BOKUJO_DEV_POD_LOG     the log file every simulated container of dev shows
 //   E2E_OUTPUT_DIR         where screenshots go (one per scenario)
 //   CHROMIUM               the browser (default /usr/bin/chromium)
 // Scenarios run in order in one browser context, as one user's visit;
 // there are no retries: a failure is reported with its screenshot.
 import assert from 'node:assert/strict';
-import { X509Certificate, createHash } from 'node:crypto';
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import tls from 'node:tls';
-import { chromium } from 'playwright-core';
+import { launch } from './browser.mjs';
 import { ApplyPage, ClusterPage, DeployPage, HomePage, LoginPage, Shell, Workloads } from './pages.mjs';
 
 const env = (name, fallback) => {
@@ -26,6 +26,7 @@ const baseURL = env('BOKUJO_URL');
 const caFile = env('BOKUJO_CA_FILE');
 const adminPassword = env('BOKUJO_ADMIN_PASSWORD');
 const alicePassword = env('BOKUJO_ALICE_PASSWORD');
+const bobPassword = env('BOKUJO_BOB_PASSWORD');
 const outDir = env('E2E_OUTPUT_DIR', '_output/e2e');
 const devPodLog = env('BOKUJO_DEV_POD_LOG');
 const executablePath = env('CHROMIUM', '/usr/bin/chromium');
@@ -34,27 +35,6 @@ if (process.env.NODE_EXTRA_CA_CERTS !== caFile) {
   throw new Error('run with NODE_EXTRA_CA_CERTS=$BOKUJO_CA_FILE, so that API calls made from the test trust the server');
 }
 mkdirSync(outDir, { recursive: true });
-
-/**
- * serverKeyPin connects with Node's TLS, verifying the server's
- * certificate against the CA file, and returns the base64 SHA-256 of the
- * verified certificate's public key. Chromium cannot be handed a CA file
- * without a system certificate store, so it is told to accept exactly this
- * key (--ignore-certificate-errors-spki-list): trust still comes from the
- * CA, and no other certificate is let through.
- */
-async function serverKeyPin() {
-  const url = new URL(baseURL);
-  const socket = tls.connect({ host: url.hostname, port: Number(url.port || 443), ca: readFileSync(caFile), ALPNProtocols: ['http/1.1'] });
-  await new Promise((resolve, reject) => {
-    socket.once('secureConnect', resolve);
-    socket.once('error', reject);
-  });
-  const cert = new X509Certificate(socket.getPeerCertificate(false).raw);
-  socket.end();
-  const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
-  return createHash('sha256').update(spki).digest('base64');
-}
 
 const scenarios = [];
 const scenario = (name, fn) => scenarios.push({ name, fn });
@@ -432,27 +412,47 @@ scenario('alice', async (page) => {
   await new LoginPage(page).heading.waitFor();
 });
 
+// The admin grants bob the project ml in the Administration pages; bob,
+// logged in meanwhile in a browser of his own, sees dev and the project
+// after a reload.
+scenario('admin grants bob a project', async (page) => {
+  const bobContext = await browser.newContext(contextOptions);
+  bobContext.setDefaultTimeout(15_000);
+  try {
+    const bob = await bobContext.newPage();
+    await bob.goto('/');
+    await new LoginPage(bob).logIn('bob', bobPassword);
+    await bob.getByRole('heading', { name: 'No clusters yet' }).waitFor();
+
+    await new LoginPage(page).logIn('admin', adminPassword);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Administration' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Administration' }).waitFor();
+    await page.getByRole('table', { name: 'Users' }).getByRole('rowheader', { name: 'bob', exact: true }).waitFor();
+    await page.getByRole('navigation', { name: 'Administration' }).getByRole('link', { name: 'Members' }).click();
+    const form = page.getByRole('form', { name: 'Add a member' });
+    await page.getByLabel('Project', { exact: true }).selectOption('ml');
+    await form.getByLabel('User', { exact: true }).selectOption({ label: 'bob' });
+    await form.getByLabel('Role template').fill('project-member');
+    await form.getByRole('button', { name: 'Grant' }).click();
+    const members = page.getByRole('table', { name: 'Members of ml' });
+    await members.getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'bob', exact: true }) }).getByText('project-member').waitFor();
+    await page.screenshot({ path: join(outDir, 'admin-members.png'), fullPage: true });
+
+    await bob.reload();
+    await new HomePage(bob).card('dev').link.click();
+    await new ClusterPage(bob).heading('dev').waitFor();
+    await bob.getByRole('heading', { level: 3, name: 'ml', exact: true }).waitFor();
+    await bob.screenshot({ path: join(outDir, 'bob-granted.png'), fullPage: true });
+  } finally {
+    await bobContext.close();
+  }
+});
+
 // ---- runner -----------------------------------------------------------
 
-const pin = await serverKeyPin();
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  // Without the background-networking flags Chromium keeps dialling
-  // Google's services, which this network refuses.
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    `--ignore-certificate-errors-spki-list=${pin}`,
-  ],
-});
-const context = await browser.newContext({ baseURL, viewport: { width: 1366, height: 860 }, locale: 'en-US', acceptDownloads: true });
+const browser = await launch({ baseURL, caFile, executablePath });
+const contextOptions = { baseURL, viewport: { width: 1366, height: 860 }, locale: 'en-US', acceptDownloads: true };
+const context = await browser.newContext(contextOptions);
 context.setDefaultTimeout(15_000);
 const page = await context.newPage();
 const problems = [];
