@@ -438,6 +438,34 @@ scenario('admin grants bob a project', async (page) => {
     await members.getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'bob', exact: true }) }).getByText('project-member').waitFor();
     await page.screenshot({ path: join(outDir, 'admin-members.png'), fullPage: true });
 
+    // A user the admin adds in the page chooses their own password at
+    // the first login.
+    await page.getByRole('navigation', { name: 'Administration' }).getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('button', { name: 'Add a user' }).click();
+    const add = page.getByRole('dialog', { name: 'Add a user' });
+    const carolPassword = `carol-initial-${Date.now()}`;
+    await add.getByLabel('User name').fill('carol');
+    await add.getByLabel('Initial password').fill(carolPassword);
+    assert.equal(await add.getByLabel('Ask for a new password at the first login').isChecked(), true);
+    await add.getByRole('button', { name: 'Add' }).click();
+    await page.getByRole('table', { name: 'Users' }).getByRole('rowheader', { name: 'carol', exact: true }).waitFor();
+    const carolContext = await browser.newContext(contextOptions);
+    try {
+      const carol = await carolContext.newPage();
+      carol.setDefaultTimeout(15_000);
+      await carol.goto('/');
+      await new LoginPage(carol).logIn('carol', carolPassword);
+      await carol.getByRole('heading', { name: 'Choose your own password' }).waitFor();
+      await carol.getByLabel('Current password').fill(carolPassword);
+      await carol.getByLabel('New password', { exact: true }).fill(`carol-own-${Date.now()}`);
+      await carol.getByLabel('New password again').fill(await carol.getByLabel('New password', { exact: true }).inputValue());
+      await carol.screenshot({ path: join(outDir, 'first-login-password.png') });
+      await carol.getByRole('button', { name: 'Change password' }).click();
+      await carol.getByRole('heading', { name: 'No clusters yet' }).waitFor();
+    } finally {
+      await carolContext.close();
+    }
+
     await bob.reload();
     await new HomePage(bob).card('dev').link.click();
     await new ClusterPage(bob).heading('dev').waitFor();

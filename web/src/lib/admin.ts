@@ -54,8 +54,8 @@ async function all<T>(path: string, signal?: AbortSignal): Promise<T[]> {
 
 export const listUsers = (signal?: AbortSignal) => all<User>('/v1/users', signal);
 
-export const createUser = (username: string, displayName: string, password: string) =>
-  request<User>('/v1/users', { method: 'POST', body: { username, displayName: displayName || undefined, password } });
+export const createUser = (username: string, displayName: string, password: string, mustChangePassword = false) =>
+  request<User>('/v1/users', { method: 'POST', body: { username, displayName: displayName || undefined, password, mustChangePassword: mustChangePassword || undefined } });
 
 export const setUserEnabled = (name: string, enabled: boolean) => request<unknown>(`/v1/users/${seg(name)}/${enabled ? 'enable' : 'disable'}`, { method: 'POST' });
 

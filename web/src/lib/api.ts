@@ -218,6 +218,8 @@ export interface Me {
   groups: string[];
   globalRoles: string[];
   csrfToken?: string;
+  /** An administrator asked the user to choose a new password before going on. */
+  mustChangePassword?: boolean;
 }
 
 export interface LoginResponse {
@@ -260,6 +262,11 @@ export async function login(username: string, password: string, url = LOCAL_LOGI
   });
   setCsrfToken(resp.csrfToken);
   return resp;
+}
+
+/** changePassword sets a new password; the current one proves it is the user. */
+export function changePassword(currentPassword: string, newPassword: string): Promise<void> {
+  return request<void>('/v1/me/password', { method: 'POST', body: { currentPassword, newPassword } });
 }
 
 export async function logout(): Promise<void> {

@@ -123,6 +123,7 @@ function CreateUserDialog({ onClose }: { onClose: () => void }) {
   const [username, setUsername] = useState('');
   const [displayName, setDisplayName] = useState('');
   const [password, setPassword] = useState('');
+  const [mustChange, setMustChange] = useState(true);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
   const ids = { u: useId(), d: useId(), p: useId() };
@@ -131,7 +132,7 @@ function CreateUserDialog({ onClose }: { onClose: () => void }) {
     setBusy(true);
     setError(undefined);
     try {
-      await createUser(username.trim(), displayName.trim(), password);
+      await createUser(username.trim(), displayName.trim(), password, mustChange);
       await qc.invalidateQueries({ queryKey: ['v1', 'users'] });
       onClose();
     } catch (err) {
@@ -149,6 +150,10 @@ function CreateUserDialog({ onClose }: { onClose: () => void }) {
         <label htmlFor={ids.p}>{t('Initial password')}</label>
         <input id={ids.p} type="password" required autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />
         <p className="field-hint">{t('Give it to the user in person; they can change it after logging in.')}</p>
+        <label className="check">
+          <input type="checkbox" checked={mustChange} onChange={(e) => setMustChange(e.target.checked)} />
+          {t('Ask for a new password at the first login')}
+        </label>
         {error !== undefined && <ErrorMessage title={t('Could not add the user.')} error={error} />}
         <div className="dialog-buttons">
           <button type="button" className="button" onClick={onClose}>
