@@ -67,8 +67,16 @@ export function ResourceTable<R>({ label, rows, rowKey, columns, empty }: Props<
   const frame = useRef(0);
   useLayoutEffect(() => {
     if (!virtual) return;
-    const row = body.current?.querySelector<HTMLTableRowElement>('tr[aria-rowindex]');
-    if (row && row.offsetHeight > 0 && row.offsetHeight !== rowPx) setRowPx(row.offsetHeight);
+    // The rows' mean height, fractions kept: rounded heights differ from
+    // row to row, and spacers sized by one of them drift by hundreds of
+    // rows over a long table.
+    const rows = body.current?.querySelectorAll<HTMLTableRowElement>('tr[aria-rowindex]');
+    const firstRow = rows?.[0];
+    const lastRow = rows?.[rows.length - 1];
+    if (firstRow && lastRow) {
+      const mean = (lastRow.getBoundingClientRect().bottom - firstRow.getBoundingClientRect().top) / rows.length;
+      if (mean > 0 && Math.abs(mean - rowPx) > 0.01) setRowPx(mean);
+    }
     const h = box.current?.clientHeight ?? 0;
     if (h > 0 && h !== viewPx) setViewPx(h);
   });
