@@ -1,4 +1,4 @@
-import { render, screen } from '@testing-library/react';
+import { render, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LogBuffer } from '../../lib/k8s/logs';
@@ -31,15 +31,15 @@ describe('PodLogs', () => {
     });
     render(<PodLogs cluster="dev" namespace="ml" pod="train-0" containers={['main', 'sidecar']} />);
     const view = screen.getByLabelText('Log of main');
-    await vi.waitFor(() => expect(view.textContent).toBe('hello from main\nsecond line'));
+    await waitFor(() => expect(view.textContent).toBe('hello from main\nsecond line'));
     expect(screen.getByRole('status').textContent).toBe('Following the log live.');
     expect(calls[0]!.url).toBe('/k8s/clusters/dev/api/v1/namespaces/ml/pods/train-0/log?container=main&follow=true&tailLines=500');
 
     await user.selectOptions(screen.getByLabelText('Container'), 'sidecar');
-    await vi.waitFor(() => expect(screen.getByLabelText('Log of sidecar').textContent).toBe('hello from sidecar\nsecond line'));
+    await waitFor(() => expect(screen.getByLabelText('Log of sidecar').textContent).toBe('hello from sidecar\nsecond line'));
 
     await user.click(screen.getByLabelText('Previous container'));
-    await vi.waitFor(() => expect(screen.getByLabelText('Log of sidecar').textContent).toBe('hello from sidecar (previous)\nsecond line'));
+    await waitFor(() => expect(screen.getByLabelText('Log of sidecar').textContent).toBe('hello from sidecar (previous)\nsecond line'));
     expect(calls.at(-1)!.url).toContain('previous=true');
     expect(calls.at(-1)!.url).not.toContain('follow=true');
     expect((screen.getByLabelText('Follow') as HTMLInputElement).disabled).toBe(true);
@@ -60,7 +60,7 @@ describe('PodLogs', () => {
     render(<PodLogs cluster="dev" namespace="ml" pod="p" containers={['main']} />);
     expect(await screen.findByText('container "main" in pod "p" is waiting to start')).toBeTruthy();
     await user.click(screen.getByRole('button', { name: 'Try again' }));
-    await vi.waitFor(() => expect(screen.getByLabelText('Log of main').textContent).toBe('up'));
+    await waitFor(() => expect(screen.getByLabelText('Log of main').textContent).toBe('up'));
   });
 });
 

@@ -1,5 +1,5 @@
 import { QueryClientProvider } from '@tanstack/react-query';
-import { render, screen, within } from '@testing-library/react';
+import { render, screen, within, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { MemoryRouter, Route, Routes } from 'react-router';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -89,7 +89,7 @@ describe('ResourceDetails', () => {
     expect(screen.queryByText('hunter2')).toBeNull();
     expect(screen.getByRole('region', { name: 'YAML' }).textContent).not.toContain(btoa('hunter2'));
     const reveal = screen.getByRole('button', { name: 'Reveal values' });
-    await vi.waitFor(() => expect((reveal as HTMLButtonElement).disabled).toBe(false));
+    await waitFor(() => expect((reveal as HTMLButtonElement).disabled).toBe(false));
     await user.click(reveal);
     expect(await screen.findByText('hunter2')).toBeTruthy();
     expect(calls.some((c) => c.url === '/k8s/clusters/dev/api/v1/namespaces/ml/secrets/db-pass')).toBe(true);
