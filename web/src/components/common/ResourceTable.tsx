@@ -44,7 +44,16 @@ export function ResourceTable<R>({ label, rows, rowKey, columns, empty }: Props<
   const { t } = useTranslation();
   const [query, setQuery] = useState('');
   const [sort, setSort] = useState<{ id: string; asc: boolean }>({ id: columns[0]?.id ?? '', asc: true });
+  // Pages rebuild their columns on every render (a clock tick re-renders
+  // ages): filtering and sorting 30,000 rows again for that would stall the
+  // page. They are redone when the rows, the search, the sort or the
+  // columns themselves (ids, and the label, which follows the language)
+  // change; the latest columns are read through a ref.
+  const columnsRef = useRef(columns);
+  columnsRef.current = columns;
+  const columnKey = `${label}|${columns.map((c) => c.id).join('|')}`;
   const shown = useMemo(() => {
+    const columns = columnsRef.current;
     const first = columns[0];
     const q = query.trim().toLowerCase();
     const col = columns.find((c) => c.id === sort.id) ?? first;
@@ -56,7 +65,9 @@ export function ResourceTable<R>({ label, rows, rowKey, columns, empty }: Props<
       const c = typeof x === 'number' && typeof y === 'number' ? x - y : collator.compare(String(x), String(y));
       return sort.asc ? c : -c;
     });
-  }, [rows, columns, query, sort]);
+    // columnKey stands for the columns (see above).
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [rows, columnKey, query, sort]);
 
   const virtual = shown.length > VIRTUAL_FROM;
   const box = useRef<HTMLDivElement>(null);

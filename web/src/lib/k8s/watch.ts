@@ -109,15 +109,19 @@ export function watchPath(cluster: string, kind: ResourceKind, namespace: string
 
 const MAX_BACKOFF_MS = 30_000;
 /**
- * Objects per list page: a namespace of 30,000 pods shows its first rows
- * after one page instead of after the whole list (as client-go's pager).
+ * The first list page is small, so a namespace of 30,000 pods shows its
+ * first rows at once (as client-go's pager pages); the rest come in larger
+ * pages, fewer round trips.
  */
-export const LIST_PAGE = 500;
+export const FIRST_PAGE = 500;
+export const NEXT_PAGES = 5000;
 
 /**
- * listInPages lists in pages, telling onState after each so the first
- * rows show early; every page is of the same snapshot, so the watch
- * starts from the resourceVersion of the whole list.
+ * listInPages lists in pages and tells onState after the first page and
+ * each time the count has doubled since it last told (then at the end):
+ * the first rows show early, and re-rendering a growing table costs
+ * O(n log n) overall, not a render per page. Every page is of the same
+ * snapshot, so the watch starts from the whole list's resourceVersion.
  */
 async function listInPages<T extends KubeObject>(
   cluster: string,
@@ -129,15 +133,23 @@ async function listInPages<T extends KubeObject>(
 ): Promise<WatchState<T>> {
   const items = new Map<string, T>();
   let token = '';
+  let told = 0;
   for (;;) {
-    const page = await list<T>(cluster, kind, { namespace, signal, fieldSelector, limit: LIST_PAGE, continue: token || undefined });
+    const page = await list<T>(cluster, kind, { namespace, signal, fieldSelector, limit: token ? NEXT_PAGES : FIRST_PAGE, continue: token || undefined });
     for (const o of page.items) items.set(objectKey(o), o);
-    const state: WatchState<T> = { items: new Map(items), resourceVersion: page.metadata.resourceVersion ?? '' };
-    onState(state);
     token = page.metadata.continue ?? '';
-    if (!token) return state;
+    const state: WatchState<T> = { items: new Map(items), resourceVersion: page.metadata.resourceVersion ?? '' };
+    if (!token) {
+      onState(state);
+      return state;
+    }
+    if (told === 0 || items.size >= 2 * told) {
+      onState(state);
+      told = items.size;
+    }
   }
 }
+
 /** A watch that ends this soon without an event counts as a failure. */
 const QUICK_END_MS = 1000;
 
