@@ -299,6 +299,9 @@ scenario('kinds', async (page) => {
   const w = new Workloads(page);
   await w.deployment('gpu-form').getByRole('link', { name: 'gpu-form' }).click();
   await page.getByRole('heading', { level: 1, name: 'gpu-form' }).waitFor();
+  // Its pods, by its selector, live.
+  const ownPods = page.getByRole('table', { name: 'Pods' }).getByRole('rowheader', { name: /^gpu-form-/ });
+  await ownPods.nth(1).waitFor();
   const revision = page.locator('dt', { hasText: /^Revision$/ }).locator('xpath=following-sibling::dd');
   await revision.filter({ hasText: /^1$/ }).waitFor();
   await page.getByRole('button', { name: 'Restart gpu-form' }).click();

@@ -4,9 +4,10 @@ import { Link, useNavigate, useParams } from 'react-router';
 import { useCan } from '../../lib/k8s/access';
 import { formatAge } from '../../lib/k8s/age';
 import { toYAML } from '../../lib/k8s/display';
-import { kindById, type Action, type AnyObject, type Condition, type KindDef } from '../../lib/k8s/kinds';
+import { kindById, podSelector, type Action, type AnyObject, type Condition, type KindDef } from '../../lib/k8s/kinds';
 import { useWatchList } from '../../lib/k8s/watch';
 import { ErrorMessage } from '../common/ErrorMessage';
+import { PodList } from '../pod/List';
 import { Loading } from '../common/Loading';
 import { NotFoundPage } from '../common/NotFoundPage';
 import { useNow } from '../common/useNow';
@@ -71,6 +72,7 @@ function Details({ cluster, namespace, def, name }: { cluster: string; namespace
   const conditions = Array.isArray(obj.status?.conditions) ? (obj.status.conditions as Condition[]) : [];
   const images = ((obj.spec?.template?.spec?.containers ?? obj.spec?.jobTemplate?.spec?.template?.spec?.containers ?? []) as { image?: string }[]).map((c) => c.image ?? '');
   const revision = obj.metadata.annotations?.['deployment.kubernetes.io/revision'];
+  const selector = podSelector(def.resource.kind, obj);
   return (
     <section className="page" aria-labelledby="object-title">
       {breadcrumb}
@@ -122,6 +124,12 @@ function Details({ cluster, namespace, def, name }: { cluster: string; namespace
       </div>
       {def.resource.kind === 'ConfigMap' && <DataSection data={obj.data ?? {}} />}
       {def.resource.kind === 'Secret' && <SecretDataSection cluster={cluster} namespace={namespace} name={name} keys={Object.keys(obj.data ?? {})} canReveal={canReveal} />}
+      {selector && (
+        <section className="section" aria-labelledby="pods-title">
+          <h2 id="pods-title">{t('glossary|Pods')}</h2>
+          <PodList cluster={cluster} namespace={namespace} labelSelector={selector} />
+        </section>
+      )}
       {(def.status || conditions.length > 0) && <ConditionsSection conditions={conditions} />}
       <EventsSection cluster={cluster} namespace={namespace} kind={def.resource.kind} name={name} />
       <section className="section" aria-labelledby="yaml-title">

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { json, mockFetch } from '../../test/fetch';
 import { restart, revisionsOf, rollback, RESTARTED_AT } from './actions';
 import { decodeSecretValue, MASK, toYAML } from './display';
-import { cronJobStatus, daemonSetStatus, ingressHosts, jobStatus, kindById, kinds, objectURL, pvcStatus, replicatedStatus, servicePorts, type AnyObject } from './kinds';
+import { podSelector, cronJobStatus, daemonSetStatus, ingressHosts, jobStatus, kindById, kinds, objectURL, pvcStatus, replicatedStatus, servicePorts, type AnyObject } from './kinds';
 
 afterEach(() => vi.unstubAllGlobals());
 
@@ -47,6 +47,15 @@ describe('kind columns', () => {
     expect(objectURL('dev', 'ml', 'Pod', 'p')).toBe('/clusters/dev/namespaces/ml/pods/p');
     expect(objectURL('dev', 'ml', 'Widget', 'w')).toBeUndefined();
     expect(kindById('nope')).toBeUndefined();
+  });
+});
+
+describe('podSelector', () => {
+  it('selects a workload’s and a Service’s pods, and none for other kinds', () => {
+    expect(podSelector('Deployment', obj({ spec: { selector: { matchLabels: { tier: 'web', app: 'shop' } } } }))).toBe('app=shop,tier=web');
+    expect(podSelector('Service', obj({ spec: { selector: { app: 'shop' } } }))).toBe('app=shop');
+    expect(podSelector('Service', obj({ spec: {} }))).toBe('');
+    expect(podSelector('ConfigMap', obj({ spec: { selector: { matchLabels: { a: 'b' } } } }))).toBe('');
   });
 });
 

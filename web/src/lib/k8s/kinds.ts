@@ -298,3 +298,17 @@ export function objectURL(cluster: string, namespace: string, kind: string, name
   const def = kindOf(kind);
   return def ? `${base}/${def.id}/${encodeURIComponent(name)}` : undefined;
 }
+
+/**
+ * podSelector is the label selector of the pods an object runs or routes
+ * to: a workload's spec.selector.matchLabels, a Service's spec.selector;
+ * '' when it selects none.
+ */
+export function podSelector(kind: string, o: AnyObject): string {
+  const m = kind === 'Service' ? o.spec?.selector : ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job'].includes(kind) ? o.spec?.selector?.matchLabels : undefined;
+  if (!m || typeof m !== 'object') return '';
+  return Object.entries(m as Record<string, string>)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}

@@ -101,9 +101,10 @@ export class LineSplitter {
   }
 }
 
-export function watchPath(cluster: string, kind: ResourceKind, namespace: string | undefined, resourceVersion: string, fieldSelector = ''): string {
+export function watchPath(cluster: string, kind: ResourceKind, namespace: string | undefined, resourceVersion: string, fieldSelector = '', labelSelector = ''): string {
   const q = new URLSearchParams({ watch: '1', allowWatchBookmarks: 'true', resourceVersion });
   if (fieldSelector) q.set('fieldSelector', fieldSelector);
+  if (labelSelector) q.set('labelSelector', labelSelector);
   return clusterPath(cluster, resourcePath(kind, { namespace })) + '?' + q.toString();
 }
 
@@ -128,6 +129,7 @@ async function listInPages<T extends KubeObject>(
   kind: ResourceKind,
   namespace: string | undefined,
   fieldSelector: string,
+  labelSelector: string,
   signal: AbortSignal,
   onState: (s: WatchState<T>) => void,
 ): Promise<WatchState<T>> {
@@ -135,7 +137,7 @@ async function listInPages<T extends KubeObject>(
   let token = '';
   let told = 0;
   for (;;) {
-    const page = await list<T>(cluster, kind, { namespace, signal, fieldSelector, limit: token ? NEXT_PAGES : FIRST_PAGE, continue: token || undefined });
+    const page = await list<T>(cluster, kind, { namespace, signal, fieldSelector, labelSelector, limit: token ? NEXT_PAGES : FIRST_PAGE, continue: token || undefined });
     for (const o of page.items) items.set(objectKey(o), o);
     token = page.metadata.continue ?? '';
     const state: WatchState<T> = { items: new Map(items), resourceVersion: page.metadata.resourceVersion ?? '' };
@@ -177,14 +179,15 @@ export async function runWatch<T extends KubeObject>(
   onState: (s: WatchState<T>) => void,
   onError: (err: unknown) => void,
   fieldSelector = '',
+  labelSelector = '',
 ): Promise<void> {
   let backoff = 1000;
   while (!signal.aborted) {
     try {
-      let state = await listInPages<T>(cluster, kind, namespace, fieldSelector, signal, onState);
+      let state = await listInPages<T>(cluster, kind, namespace, fieldSelector, labelSelector, signal, onState);
       while (!signal.aborted) {
         const started = Date.now();
-        const body = await stream(watchPath(cluster, kind, namespace, state.resourceVersion, fieldSelector), signal);
+        const body = await stream(watchPath(cluster, kind, namespace, state.resourceVersion, fieldSelector, labelSelector), signal);
         const reader = body.getReader();
         const lines = new LineSplitter();
         let events = 0;
@@ -227,9 +230,10 @@ export interface LiveList<T extends KubeObject> {
 
 /**
  * useWatchList is a live list of kind in a namespace (all when undefined),
- * narrowed by fieldSelector (metadata.name=x for one object).
+ * narrowed by fieldSelector (metadata.name=x for one object) and
+ * labelSelector (a workload's pods).
  */
-export function useWatchList<T extends KubeObject>(cluster: string, kind: ResourceKind, namespace: string | undefined, enabled = true, fieldSelector = ''): LiveList<T> {
+export function useWatchList<T extends KubeObject>(cluster: string, kind: ResourceKind, namespace: string | undefined, enabled = true, fieldSelector = '', labelSelector = ''): LiveList<T> {
   const [live, setLive] = useState<LiveList<T>>({ items: undefined, error: undefined });
   useEffect(() => {
     setLive({ items: undefined, error: undefined });
@@ -243,8 +247,9 @@ export function useWatchList<T extends KubeObject>(cluster: string, kind: Resour
       (s) => setLive({ items: [...s.items.values()], error: undefined }),
       (error) => setLive((prev) => ({ ...prev, error })),
       fieldSelector,
+      labelSelector,
     );
     return () => ctl.abort();
-  }, [cluster, kind, namespace, enabled, fieldSelector]);
+  }, [cluster, kind, namespace, enabled, fieldSelector, labelSelector]);
   return live;
 }
