@@ -62,5 +62,9 @@ export default defineConfig({
     include: ['src/**/*.test.{ts,tsx}'],
     setupFiles: ['src/test/setup.ts'],
     restoreMocks: true,
+    // The machine is shared: a test that renders hundreds of rows in jsdom
+    // may wait its turn for a while. Tests wait for what they expect, not
+    // for a time; this only bounds a hang.
+    testTimeout: 60_000,
   },
 });

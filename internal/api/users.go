@@ -17,6 +17,7 @@ type Users interface {
 	CreateLocalUser(ctx context.Context, username, displayName, password string) (*mgmtv1.User, error)
 	Disable(ctx context.Context, name string) error
 	Enable(ctx context.Context, name string) error
+	RequirePasswordChange(ctx context.Context, name string) error
 }
 
 // User is a user as the admin API shows it. Password hashes never leave
@@ -67,6 +68,9 @@ type createUserRequest struct {
 	Username    string `json:"username"`
 	DisplayName string `json:"displayName,omitempty"`
 	Password    string `json:"password"`
+	// MustChangePassword asks the user to choose a new password at the
+	// first login.
+	MustChangePassword bool `json:"mustChangePassword,omitempty"`
 }
 
 func (a *API) createUser(w http.ResponseWriter, r *http.Request, c caller) {
@@ -92,6 +96,14 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request, c caller) {
 		// The auth service's messages never contain the password.
 		writeError(w, status, code, "%v", err)
 		return
+	}
+	if req.MustChangePassword {
+		if err := a.opts.Users.RequirePasswordChange(r.Context(), u.Name); err != nil {
+			a.log.Error("require a password change", "user", u.Name, "err", err)
+			a.record(r, c, "create", "users", u.Name, http.StatusInternalServerError)
+			writeError(w, http.StatusInternalServerError, "Internal", "the user %s was created, but asking for a new password at first login failed; disable the user or try setting it again", u.Name)
+			return
+		}
 	}
 	a.record(r, c, "create", "users", u.Name, http.StatusCreated)
 	writeJSON(w, http.StatusCreated, User{Name: u.Name, Username: u.Spec.Username, DisplayName: u.Spec.DisplayName, State: string(mgmtv1.UserStateActive)})

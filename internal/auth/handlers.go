@@ -87,6 +87,9 @@ type meResponse struct {
 	// CSRFToken is set for cookie sessions, so the UI can recover it
 	// after a page reload.
 	CSRFToken string `json:"csrfToken,omitempty"`
+	// MustChangePassword is set when an administrator asked the user to
+	// choose a new password (POST /v1/me/password) before going on.
+	MustChangePassword bool `json:"mustChangePassword,omitempty"`
 }
 
 type passwordChangeRequest struct {
@@ -213,6 +216,10 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request, p *principal)
 	}
 	if p.method.Kind == proxy.AuthCookie {
 		resp.CSRFToken = s.csrfToken(p.token.Name)
+	}
+	if resp.MustChangePassword, err = s.mustChangePassword(r.Context(), p.user); err != nil {
+		s.internalError(w, r, "read whether the password must change", err)
+		return
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

@@ -2,6 +2,8 @@ package auth_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -210,6 +212,57 @@ func TestPasswordChange(t *testing.T) {
 	}
 	if strings.Contains(f.logs.String(), oldPW) || strings.Contains(f.logs.String(), newPW) {
 		t.Errorf("the logs hold a password")
+	}
+}
+
+// An administrator's "choose a new password at first login" shows in
+// /v1/me until the user changes it, and only for that user.
+func TestFirstLoginPasswordChange(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	alice, alicePW := f.user("alice")
+	bob, bobPW := f.user("bob")
+	if err := f.svc.RequirePasswordChange(ctx, alice.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.RequirePasswordChange(ctx, "nobody-"+f.suffix); !errors.Is(err, auth.ErrUserNotFound) {
+		t.Errorf("unknown user: got %v, want ErrUserNotFound", err)
+	}
+	mustChange := func(b *browser) bool {
+		t.Helper()
+		r := b.do("GET", "/v1/me", nil, nil)
+		if r.status != http.StatusOK {
+			t.Fatalf("/v1/me: %d %s", r.status, r.body)
+		}
+		var me struct {
+			MustChangePassword bool `json:"mustChangePassword"`
+		}
+		if err := json.Unmarshal(r.body, &me); err != nil {
+			t.Fatal(err)
+		}
+		return me.MustChangePassword
+	}
+	a, b := f.browser(), f.browser()
+	if r := a.login(t, alice.Spec.Username, alicePW); r.status != http.StatusOK {
+		t.Fatalf("login: %d %s", r.status, r.body)
+	}
+	if r := b.login(t, bob.Spec.Username, bobPW); r.status != http.StatusOK {
+		t.Fatalf("login: %d %s", r.status, r.body)
+	}
+	if !mustChange(a) {
+		t.Error("alice is not asked for a new password")
+	}
+	if mustChange(b) {
+		t.Error("bob is asked for a new password")
+	}
+	newPW := "a chosen passphrase " + f.suffix
+	r := a.do("POST", "/v1/me/password", map[string]string{"currentPassword": alicePW, "newPassword": newPW}, map[string]string{proxy.CSRFHeader: a.csrf})
+	if r.status != http.StatusNoContent {
+		t.Fatalf("change: %d %s", r.status, r.body)
+	}
+	if mustChange(a) {
+		t.Error("alice is still asked for a new password after choosing one")
 	}
 }
 

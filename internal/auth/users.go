@@ -205,6 +205,8 @@ func (s *Service) writePasswordSecret(ctx context.Context, user *v1alpha1.User, 
 			return fmt.Errorf("read password secret %s: %w", name, err)
 		}
 		sec.OwnerReferences = []metav1.OwnerReference{owner}
+		// A new password is the change that was asked for.
+		delete(sec.Annotations, MustChangePasswordAnnotation)
 		if sec.Data == nil {
 			sec.Data = map[string][]byte{}
 		}
@@ -214,6 +216,50 @@ func (s *Service) writePasswordSecret(ctx context.Context, user *v1alpha1.User, 
 		}
 		return nil
 	})
+}
+
+// MustChangePasswordAnnotation on a user's password Secret asks the user
+// to choose a new password at the next login (an administrator set the
+// current one). Writing a new password removes it.
+const MustChangePasswordAnnotation = "bokujo.io/must-change-password"
+
+// RequirePasswordChange asks the local user named name (the object's name)
+// to choose a new password at the next login. The web UI shows only the
+// password form until they do; the API does not refuse other requests.
+func (s *Service) RequirePasswordChange(ctx context.Context, name string) error {
+	var user v1alpha1.User
+	if err := s.apiReader.Get(ctx, client.ObjectKey{Name: name}, &user); err != nil {
+		if apierrors.IsNotFound(err) {
+			return fmt.Errorf("require a password change of %s: %w", name, ErrUserNotFound)
+		}
+		return fmt.Errorf("require a password change of %s: %w", name, err)
+	}
+	if user.Spec.Username == "" || user.Spec.PasswordSecretRef == nil {
+		return fmt.Errorf("require a password change of %s: %w", name, ErrNoLocalLogin)
+	}
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: v1alpha1.SystemNamespace, Name: user.Spec.PasswordSecretRef.Name}}
+	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:"true"}}}`, MustChangePasswordAnnotation)
+	if err := s.client.Patch(ctx, sec, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(fieldManager)); err != nil {
+		return fmt.Errorf("require a password change of %s: %w", name, err)
+	}
+	return nil
+}
+
+// mustChangePassword says whether the user was asked to choose a new
+// password; a user without a local password never is.
+func (s *Service) mustChangePassword(ctx context.Context, user *v1alpha1.User) (bool, error) {
+	if user.Spec.Username == "" || user.Spec.PasswordSecretRef == nil {
+		return false, nil
+	}
+	var sec corev1.Secret
+	err := s.apiReader.Get(ctx, client.ObjectKey{Namespace: v1alpha1.SystemNamespace, Name: user.Spec.PasswordSecretRef.Name}, &sec)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read password secret of %s: %w", user.Name, err)
+	}
+	return sec.Annotations[MustChangePasswordAnnotation] == "true", nil
 }
 
 func userOwnerReference(u *v1alpha1.User) metav1.OwnerReference {

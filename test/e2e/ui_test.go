@@ -32,10 +32,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	mgmtv1 "bokujo.io/bokujo/api/management/v1alpha1"
 	"bokujo.io/bokujo/test/framework"
 )
 
@@ -100,6 +104,11 @@ func TestWebUI(t *testing.T) {
 	api.post(t, "/v1/users", map[string]string{"username": "alice", "displayName": "Alice", "password": alicePassword}, &alice)
 	api.post(t, "/v1/clusters/dev/members", map[string]any{
 		"subject": map[string]string{"kind": "User", "name": alice.Name}, "roleTemplate": "cluster-viewer"}, nil)
+	// bob starts with nothing; the browser test has the admin grant him
+	// the project ml of dev.
+	bobPassword := "e2e-bob-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-Pw!"
+	api.post(t, "/v1/users", map[string]string{"username": "bob", "displayName": "Bob", "password": bobPassword}, nil)
+	createProject(t, kubeconfigOf(out, "local"), "ml", "dev", "ml-a")
 	aliceAPI := newAPIClient(t, url, ca)
 	aliceAPI.login(t, "alice", alicePassword)
 	framework.Eventually(t, framework.Medium, func() error {
@@ -189,8 +198,12 @@ func TestWebUI(t *testing.T) {
 		"NODE_EXTRA_CA_CERTS="+ca,
 		"BOKUJO_ADMIN_PASSWORD="+password,
 		"BOKUJO_ALICE_PASSWORD="+alicePassword,
+		"BOKUJO_BOB_PASSWORD="+bobPassword,
 		"E2E_OUTPUT_DIR="+outDir,
 		"CHROMIUM="+chromium,
+		// Every simulated container's log: lines appended to it show in
+		// a followed log in the browser.
+		"BOKUJO_DEV_POD_LOG="+filepath.Join(filepath.Dir(kubeconfigOf(out, "dev")), "pod.log"),
 	)
 	begin := time.Now()
 	output, err := cmd.CombinedOutput()
@@ -210,6 +223,28 @@ func match(re *regexp.Regexp, s string) string {
 
 func kubeconfigOf(out, cluster string) string {
 	return match(regexp.MustCompile(`(?m)^\s+`+cluster+`\s+(\S+)$`), out)
+}
+
+// createProject makes a Project in the management cluster, as an
+// administrator applying it from Git would.
+func createProject(t *testing.T, kubeconfig, name, cluster string, namespaces ...string) {
+	t.Helper()
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatalf("management kubeconfig %q: %v", kubeconfig, err)
+	}
+	scheme := runtime.NewScheme()
+	if err := mgmtv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &mgmtv1.Project{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: mgmtv1.ProjectSpec{ClusterName: cluster, Namespaces: namespaces}}
+	if err := c.Create(context.Background(), p); err != nil {
+		t.Fatalf("create project %s: %v", name, err)
+	}
 }
 
 func clientFor(t *testing.T, kubeconfig string) kubernetes.Interface {

@@ -95,3 +95,21 @@ export class ApplyPage {
     return this.page.getByRole('listitem', { name, exact: true });
   }
 }
+
+export class DeployPage {
+  constructor(page) {
+    this.page = page;
+    this.heading = page.getByRole('heading', { level: 1, name: 'Run a container' });
+    this.check = page.getByRole('button', { name: 'Check (dry run)' });
+    this.create = page.getByRole('button', { name: 'Create', exact: true });
+    this.preview = page.getByLabel('YAML preview');
+  }
+
+  field(label) {
+    return this.page.getByLabel(label, { exact: true });
+  }
+
+  result(name) {
+    return this.page.getByRole('listitem', { name, exact: true });
+  }
+}

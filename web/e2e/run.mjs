@@ -5,17 +5,17 @@
 //   NODE_EXTRA_CA_CERTS    the same file, so Node (page.request) trusts it
 //   BOKUJO_ADMIN_PASSWORD  the bootstrap admin's password
 //   BOKUJO_ALICE_PASSWORD  the password of alice, a viewer of dev only
+//   BOKUJO_BOB_PASSWORD    the password of bob, granted nothing at first
+//   BOKUJO_DEV_POD_LOG     the log file every simulated container of dev shows
 //   E2E_OUTPUT_DIR         where screenshots go (one per scenario)
 //   CHROMIUM               the browser (default /usr/bin/chromium)
 // Scenarios run in order in one browser context, as one user's visit;
 // there are no retries: a failure is reported with its screenshot.
 import assert from 'node:assert/strict';
-import { X509Certificate, createHash } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import tls from 'node:tls';
-import { chromium } from 'playwright-core';
-import { ApplyPage, ClusterPage, HomePage, LoginPage, Shell, Workloads } from './pages.mjs';
+import { launch } from './browser.mjs';
+import { ApplyPage, ClusterPage, DeployPage, HomePage, LoginPage, Shell, Workloads } from './pages.mjs';
 
 const env = (name, fallback) => {
   const v = process.env[name] ?? fallback;
@@ -26,34 +26,15 @@ const baseURL = env('BOKUJO_URL');
 const caFile = env('BOKUJO_CA_FILE');
 const adminPassword = env('BOKUJO_ADMIN_PASSWORD');
 const alicePassword = env('BOKUJO_ALICE_PASSWORD');
+const bobPassword = env('BOKUJO_BOB_PASSWORD');
 const outDir = env('E2E_OUTPUT_DIR', '_output/e2e');
+const devPodLog = env('BOKUJO_DEV_POD_LOG');
 const executablePath = env('CHROMIUM', '/usr/bin/chromium');
 if (process.env.NODE_EXTRA_CA_CERTS !== caFile) {
   // Node reads it only at start-up: it cannot be set from here.
   throw new Error('run with NODE_EXTRA_CA_CERTS=$BOKUJO_CA_FILE, so that API calls made from the test trust the server');
 }
 mkdirSync(outDir, { recursive: true });
-
-/**
- * serverKeyPin connects with Node's TLS, verifying the server's
- * certificate against the CA file, and returns the base64 SHA-256 of the
- * verified certificate's public key. Chromium cannot be handed a CA file
- * without a system certificate store, so it is told to accept exactly this
- * key (--ignore-certificate-errors-spki-list): trust still comes from the
- * CA, and no other certificate is let through.
- */
-async function serverKeyPin() {
-  const url = new URL(baseURL);
-  const socket = tls.connect({ host: url.hostname, port: Number(url.port || 443), ca: readFileSync(caFile), ALPNProtocols: ['http/1.1'] });
-  await new Promise((resolve, reject) => {
-    socket.once('secureConnect', resolve);
-    socket.once('error', reject);
-  });
-  const cert = new X509Certificate(socket.getPeerCertificate(false).raw);
-  socket.end();
-  const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
-  return createHash('sha256').update(spki).digest('base64');
-}
 
 const scenarios = [];
 const scenario = (name, fn) => scenarios.push({ name, fn });
@@ -265,8 +246,93 @@ scenario('apply', async (page) => {
   await page.getByRole('table', { name: 'Conditions' }).getByRole('rowheader', { name: 'Ready', exact: true }).waitFor();
   assert.match(await page.getByRole('region', { name: 'YAML' }).or(page.getByLabel('YAML')).first().innerText(), /nvidia\.com\/gpu: "1"/);
   await page.screenshot({ path: join(outDir, 'pod-details.png'), fullPage: true });
+
+  // Its log, followed: a line the container writes now shows without a
+  // reload (kwok serves one simulated log file for every container).
+  const log = page.getByLabel('Log of main');
+  await page.getByRole('status').filter({ hasText: 'Following the log live.' }).waitFor();
+  const marker = `e2e log line ${Date.now()}`;
+  appendFileSync(devPodLog, `${new Date().toISOString()} stdout F ${marker}\n`);
+  await log.getByText(marker).waitFor();
+  const [logFile] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download' }).click()]);
+  assert.match(logFile.suggestedFilename(), /^gpu-demo-.*-main\.log$/);
+  assert.match(readFileSync(await logFile.path(), 'utf8'), new RegExp(marker));
+  await page.screenshot({ path: join(outDir, 'pod-logs.png'), fullPage: true });
   await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'dev' }).click();
   await w.deployment('gpu-demo').waitFor();
+});
+
+// "Run a container" with the form: a GPU Deployment pinned to the GPU
+// product, checked by a dry run, created, its pods Running live.
+scenario('deploy form', async (page) => {
+  await page.getByRole('link', { name: 'Run a container' }).click();
+  const form = new DeployPage(page);
+  await form.heading.waitFor();
+  await form.check.click();
+  await page.getByRole('alert').filter({ hasText: 'Some fields need attention' }).waitFor();
+  await form.field('Name').fill('gpu-form');
+  await form.field('Image').fill('cuda:12');
+  await form.field('Replicas').fill('2');
+  await form.field('GPUs').fill('1');
+  await form.field('GPU product').selectOption('NVIDIA-A100-SXM4-80GB');
+  assert.match(await form.preview.innerText(), /nvidia\.com\/gpu\.product: NVIDIA-A100-SXM4-80GB/);
+  assert.equal(await form.create.isDisabled(), true, 'no create before a dry run');
+  await form.check.click();
+  await form.result('Deployment gpu-form').getByText('Will be created').waitFor();
+  const before = await page.request.get('/k8s/clusters/dev/apis/apps/v1/namespaces/default/deployments/gpu-form');
+  assert.equal(before.status(), 404, 'a dry run creates nothing');
+  await page.screenshot({ path: join(outDir, 'deploy-form-dry-run.png'), fullPage: true });
+  await form.create.click();
+  await form.result('Deployment gpu-form').getByText('Created', { exact: true }).waitFor();
+  await page.getByRole('link', { name: 'See its pods' }).click();
+  const w = new Workloads(page);
+  await w.deployment('gpu-form').getByRole('cell', { name: '2/2', exact: true }).waitFor();
+  const pods = w.podRows('gpu-form-');
+  for (let i = 0; i < 2; i++) await pods.nth(i).getByText('Running', { exact: true }).waitFor();
+  assert.equal(await pods.count(), 2);
+  await page.screenshot({ path: join(outDir, 'deploy-form-running.png'), fullPage: true });
+});
+
+// A Deployment's page: restart makes a new revision, rollback goes back
+// to the first; a Secret's values stay hidden until revealed.
+scenario('kinds', async (page) => {
+  const w = new Workloads(page);
+  await w.deployment('gpu-form').getByRole('link', { name: 'gpu-form' }).click();
+  await page.getByRole('heading', { level: 1, name: 'gpu-form' }).waitFor();
+  // Its pods, by its selector, live.
+  const ownPods = page.getByRole('table', { name: 'Pods' }).getByRole('rowheader', { name: /^gpu-form-/ });
+  await ownPods.nth(1).waitFor();
+  const revision = page.locator('dt', { hasText: /^Revision$/ }).locator('xpath=following-sibling::dd');
+  await revision.filter({ hasText: /^1$/ }).waitFor();
+  await page.getByRole('button', { name: 'Restart gpu-form' }).click();
+  await page.getByRole('dialog', { name: 'Restart gpu-form?' }).getByRole('button', { name: 'Restart' }).click();
+  await revision.filter({ hasText: /^2$/ }).waitFor();
+  assert.match(await page.getByRole('region', { name: 'YAML', exact: true }).innerText(), /kubectl\.kubernetes\.io\/restartedAt/);
+  await page.getByRole('button', { name: 'Roll back gpu-form' }).click();
+  const rollback = page.getByRole('dialog', { name: 'Roll back gpu-form' });
+  await rollback.getByRole('radio', { name: /Revision 1/ }).check();
+  await page.screenshot({ path: join(outDir, 'kinds-rollback.png') });
+  await rollback.getByRole('button', { name: 'Roll back' }).click();
+  await revision.filter({ hasText: /^3$/ }).waitFor();
+  assert.doesNotMatch(await page.getByRole('region', { name: 'YAML', exact: true }).innerText(), /restartedAt/, 'revision 1’s template is back');
+
+  const csrf = (await (await page.request.get('/v1/me')).json()).csrfToken;
+  const r = await page.request.post('/k8s/clusters/dev/api/v1/namespaces/default/secrets', {
+    headers: { 'X-CSRF-Token': csrf },
+    data: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'e2e-secret' }, stringData: { password: 'hunter2-e2e' } },
+  });
+  assert.equal(r.status(), 201, await r.text());
+  await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'Deployments' }).click();
+  await page.getByRole('navigation', { name: 'Kinds' }).getByRole('link', { name: 'Secrets' }).click();
+  await page.getByRole('table', { name: 'Secrets' }).getByRole('link', { name: 'e2e-secret' }).click();
+  await page.getByRole('heading', { level: 1, name: 'e2e-secret' }).waitFor();
+  assert.equal(await page.getByText('hunter2-e2e').count(), 0, 'values hidden at first');
+  assert.doesNotMatch(await page.getByRole('region', { name: 'YAML', exact: true }).innerText(), /aHVudGVy/);
+  await page.getByRole('button', { name: 'Reveal values' }).click();
+  await page.getByText('hunter2-e2e').waitFor();
+  await page.screenshot({ path: join(outDir, 'kinds-secret.png'), fullPage: true });
+  await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'dev' }).click();
+  await w.deployment('gpu-form').waitFor();
 });
 
 scenario('japanese', async (page) => {
@@ -332,7 +398,7 @@ scenario('alice', async (page) => {
   const w = new Workloads(page);
   await w.deployment('gpu-demo').getByRole('cell', { name: '2/2', exact: true }).waitFor();
   await w.podRows('gpu-demo-').first().waitFor();
-  assert.equal(await w.deployments.getByRole('button', { name: /^(Scale|Delete) / }).count(), 0, 'no action buttons for a viewer');
+  assert.equal(await w.deployments.getByRole('button', { name: /^(Scale|Delete|Restart|Roll back) / }).count(), 0, 'no action buttons for a viewer');
   assert.equal(await w.deployments.getByRole('columnheader', { name: 'Actions' }).count(), 0);
   await page.screenshot({ path: join(outDir, 'alice-workloads.png'), fullPage: true });
   const csrf = (await (await page.request.get('/v1/me')).json()).csrfToken;
@@ -349,27 +415,75 @@ scenario('alice', async (page) => {
   await new LoginPage(page).heading.waitFor();
 });
 
+// The admin grants bob the project ml in the Administration pages; bob,
+// logged in meanwhile in a browser of his own, sees dev and the project
+// after a reload.
+scenario('admin grants bob a project', async (page) => {
+  const bobContext = await browser.newContext(contextOptions);
+  bobContext.setDefaultTimeout(15_000);
+  try {
+    const bob = await bobContext.newPage();
+    await bob.goto('/');
+    await new LoginPage(bob).logIn('bob', bobPassword);
+    await bob.getByRole('heading', { name: 'No clusters yet' }).waitFor();
+
+    await new LoginPage(page).logIn('admin', adminPassword);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Administration' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Administration' }).waitFor();
+    await page.getByRole('table', { name: 'Users' }).getByRole('rowheader', { name: 'bob', exact: true }).waitFor();
+    await page.getByRole('navigation', { name: 'Administration' }).getByRole('link', { name: 'Members' }).click();
+    const form = page.getByRole('form', { name: 'Add a member' });
+    await page.getByLabel('Project', { exact: true }).selectOption('ml');
+    await form.getByLabel('User', { exact: true }).selectOption({ label: 'bob' });
+    await form.getByLabel('Role template').fill('project-member');
+    await form.getByRole('button', { name: 'Grant' }).click();
+    const members = page.getByRole('table', { name: 'Members of ml' });
+    await members.getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'bob', exact: true }) }).getByText('project-member').waitFor();
+    await page.screenshot({ path: join(outDir, 'admin-members.png'), fullPage: true });
+
+    // A user the admin adds in the page chooses their own password at
+    // the first login.
+    await page.getByRole('navigation', { name: 'Administration' }).getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('button', { name: 'Add a user' }).click();
+    const add = page.getByRole('dialog', { name: 'Add a user' });
+    const carolPassword = `carol-initial-${Date.now()}`;
+    await add.getByLabel('User name').fill('carol');
+    await add.getByLabel('Initial password').fill(carolPassword);
+    assert.equal(await add.getByLabel('Ask for a new password at the first login').isChecked(), true);
+    await add.getByRole('button', { name: 'Add' }).click();
+    await page.getByRole('table', { name: 'Users' }).getByRole('rowheader', { name: 'carol', exact: true }).waitFor();
+    const carolContext = await browser.newContext(contextOptions);
+    try {
+      const carol = await carolContext.newPage();
+      carol.setDefaultTimeout(15_000);
+      await carol.goto('/');
+      await new LoginPage(carol).logIn('carol', carolPassword);
+      await carol.getByRole('heading', { name: 'Choose your own password' }).waitFor();
+      await carol.getByLabel('Current password').fill(carolPassword);
+      await carol.getByLabel('New password', { exact: true }).fill(`carol-own-${Date.now()}`);
+      await carol.getByLabel('New password again').fill(await carol.getByLabel('New password', { exact: true }).inputValue());
+      await carol.screenshot({ path: join(outDir, 'first-login-password.png') });
+      await carol.getByRole('button', { name: 'Change password' }).click();
+      await carol.getByRole('heading', { name: 'No clusters yet' }).waitFor();
+    } finally {
+      await carolContext.close();
+    }
+
+    await bob.reload();
+    await new HomePage(bob).card('dev').link.click();
+    await new ClusterPage(bob).heading('dev').waitFor();
+    await bob.getByRole('heading', { level: 3, name: 'ml', exact: true }).waitFor();
+    await bob.screenshot({ path: join(outDir, 'bob-granted.png'), fullPage: true });
+  } finally {
+    await bobContext.close();
+  }
+});
+
 // ---- runner -----------------------------------------------------------
 
-const pin = await serverKeyPin();
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  // Without the background-networking flags Chromium keeps dialling
-  // Google's services, which this network refuses.
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    `--ignore-certificate-errors-spki-list=${pin}`,
-  ],
-});
-const context = await browser.newContext({ baseURL, viewport: { width: 1366, height: 860 }, locale: 'en-US', acceptDownloads: true });
+const browser = await launch({ baseURL, caFile, executablePath });
+const contextOptions = { baseURL, viewport: { width: 1366, height: 860 }, locale: 'en-US', acceptDownloads: true };
+const context = await browser.newContext(contextOptions);
 context.setDefaultTimeout(15_000);
 const page = await context.newPage();
 const problems = [];

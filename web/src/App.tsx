@@ -18,6 +18,10 @@ const ApplyPage = lazy(() => import('./components/apply/ApplyPage').then((m) => 
 const NewTaskPage = lazy(() => import('./components/mltask/NewTaskPage').then((m) => ({ default: m.NewTaskPage })));
 
 const PodDetails = lazy(() => import('./components/pod/Details').then((m) => ({ default: m.PodDetails })));
+const AdminPage = lazy(() => import('./components/admin/AdminPage').then((m) => ({ default: m.AdminPage })));
+const PasswordPage = lazy(() => import('./components/auth/PasswordPage').then((m) => ({ default: m.PasswordPage })));
+const DeployPage = lazy(() => import('./components/deploy/DeployPage').then((m) => ({ default: m.DeployPage })));
+const ResourceDetails = lazy(() => import('./components/resource/Details').then((m) => ({ default: m.ResourceDetails })));
 
 export function newQueryClient(): QueryClient {
   return new QueryClient({
@@ -41,6 +45,10 @@ function RequireAuth() {
     // After an explicit logout the next login starts at home.
     const from = state.reason === 'loggedOut' ? undefined : location.pathname + location.search;
     return <Navigate to="/login" replace state={{ from }} />;
+  }
+  // An administrator set this password: the user chooses their own first.
+  if (state.me.mustChangePassword && location.pathname !== '/account/password') {
+    return <Navigate to="/account/password" replace state={{ from: location.pathname + location.search }} />;
   }
   return (
     <AppShell>
@@ -73,10 +81,42 @@ export function AppRoutes() {
           }
         />
         <Route
+          path="/clusters/:name/namespaces/:namespace/:kind/:object"
+          element={
+            <Suspense fallback={<Loading />}>
+              <ResourceDetails />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/clusters/:name/deploy"
+          element={
+            <Suspense fallback={<Loading />}>
+              <DeployPage />
+            </Suspense>
+          }
+        />
+        <Route
           path="/clusters/:name/apply"
           element={
             <Suspense fallback={<Loading />}>
               <ApplyPage />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/account/password"
+          element={
+            <Suspense fallback={<Loading />}>
+              <PasswordPage />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/admin/:tab?"
+          element={
+            <Suspense fallback={<Loading />}>
+              <AdminPage />
             </Suspense>
           }
         />

@@ -218,6 +218,8 @@ export interface Me {
   groups: string[];
   globalRoles: string[];
   csrfToken?: string;
+  /** An administrator asked the user to choose a new password before going on. */
+  mustChangePassword?: boolean;
 }
 
 export interface LoginResponse {
@@ -229,14 +231,42 @@ export interface LoginResponse {
 /** KUBECONFIG_URL downloads a kubeconfig for every cluster the user may use. */
 export const KUBECONFIG_URL = '/v1/kubeconfig';
 
-export async function login(username: string, password: string): Promise<LoginResponse> {
-  const resp = await request<LoginResponse>('/v1/login', {
+/** AuthProviderInfo is an enabled external identity provider, for the login page. */
+export interface AuthProviderInfo {
+  name: string;
+  type: 'OIDC' | 'LDAP' | 'GitHub' | string;
+  displayName: string;
+  /** Where its button goes (OIDC, GitHub) or where its form posts (LDAP). */
+  loginURL: string;
+}
+
+export const LOCAL_LOGIN_URL = '/v1/login';
+
+/** listAuthProviders lists the enabled external providers; it needs no session. */
+export async function listAuthProviders(signal?: AbortSignal): Promise<AuthProviderInfo[]> {
+  const list = await request<List<AuthProviderInfo>>('/v1/auth/providers', { signal, expectUnauthorized: true });
+  // Only this server's own login routes are followed.
+  return list.items.filter((p) => typeof p.loginURL === 'string' && /^\/v1\/auth\/[a-z0-9][-a-z0-9.]*\/(start|login)$|^\/v1\/auth\/ldap\/[a-z0-9][-a-z0-9.]*\/login$/.test(p.loginURL));
+}
+
+/**
+ * login opens a session with a password: a local account by default, or
+ * through an LDAP provider's login URL.
+ */
+export async function login(username: string, password: string, url = LOCAL_LOGIN_URL): Promise<LoginResponse> {
+  if (url !== LOCAL_LOGIN_URL && !/^\/v1\/auth\/ldap\/[a-z0-9][-a-z0-9.]*\/login$/.test(url)) throw new Error(`refusing to send a password to ${url}`);
+  const resp = await request<LoginResponse>(url, {
     method: 'POST',
     body: { username, password },
     expectUnauthorized: true,
   });
   setCsrfToken(resp.csrfToken);
   return resp;
+}
+
+/** changePassword sets a new password; the current one proves it is the user. */
+export function changePassword(currentPassword: string, newPassword: string): Promise<void> {
+  return request<void>('/v1/me/password', { method: 'POST', body: { currentPassword, newPassword } });
 }
 
 export async function logout(): Promise<void> {

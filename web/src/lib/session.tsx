@@ -13,8 +13,11 @@ export type SessionState =
 
 export interface Session {
   state: SessionState;
-  login(username: string, password: string): Promise<void>;
+  /** login with a password; via is an LDAP provider's login URL, else a local account. */
+  login(username: string, password: string, via?: string): Promise<void>;
   logout(): Promise<void>;
+  /** refresh reads the user again (after a password change). */
+  refresh(): Promise<void>;
 }
 
 const SessionContext = createContext<Session | null>(null);
@@ -49,8 +52,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, [queryClient]);
 
   const login = useCallback(
-    async (username: string, password: string) => {
-      await api.login(username, password);
+    async (username: string, password: string, via?: string) => {
+      await api.login(username, password, via);
       queryClient.clear();
       const me = await api.getMe();
       if (!me) throw new api.ApiError(401, 'Unauthorized', 'the new session was not accepted');
@@ -67,7 +70,12 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     setState({ status: 'anonymous', reason: 'loggedOut' });
   }, [queryClient]);
 
-  const value = useMemo(() => ({ state, login, logout }), [state, login, logout]);
+  const refresh = useCallback(async () => {
+    const me = await api.getMe();
+    setState(me ? { status: 'authenticated', me } : { status: 'anonymous', reason: 'ended' });
+  }, []);
+
+  const value = useMemo(() => ({ state, login, logout, refresh }), [state, login, logout, refresh]);
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }
 

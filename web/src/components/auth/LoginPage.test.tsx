@@ -14,8 +14,9 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
-function renderLogin(loginAnswer: (c: Call) => Response) {
+function renderLogin(loginAnswer: (c: Call) => Response, providers: unknown[] = []) {
   const calls = mockFetch((c) => {
+    if (c.url === '/v1/auth/providers') return json(200, { items: providers });
     if (c.url === '/v1/me') return json(401, { error: { code: 'Unauthorized', message: 'authentication required' } });
     if (c.url === '/v1/login') return loginAnswer(c);
     return json(404, { error: { code: 'NotFound', message: 'not found' } });
@@ -65,6 +66,7 @@ describe('LoginPage', () => {
           ? json(200, { name: 'admin', username: 'admin', groups: [], globalRoles: ['admin'], csrfToken: 'c' })
           : json(401, { error: { code: 'Unauthorized', message: 'authentication required' } });
       }
+      if (c.url !== '/v1/login') return json(200, { items: [] });
       loggedIn = true;
       return json(200, { user: { name: 'admin' }, csrfToken: 'c', expiresAt: '2030-01-01T00:00:00Z' });
     });
@@ -82,5 +84,30 @@ describe('LoginPage', () => {
     );
     await submit('admin', 'right');
     expect(await screen.findByText('home page')).toBeTruthy();
+  });
+
+  it('offers a button per redirect provider and a directory choice for LDAP, ignoring foreign URLs', async () => {
+    const ue = userEvent.setup();
+    const calls = renderLogin(() => json(401, { error: { code: 'InvalidCredentials', message: 'invalid username or password' } }), [
+      { name: 'corp', type: 'OIDC', displayName: 'Corp SSO', loginURL: '/v1/auth/corp/start' },
+      { name: 'gh', type: 'GitHub', displayName: 'GitHub', loginURL: '/v1/auth/gh/start' },
+      { name: 'ad', type: 'LDAP', displayName: 'Active Directory', loginURL: '/v1/auth/ldap/ad/login' },
+      { name: 'evil', type: 'OIDC', displayName: 'Evil', loginURL: 'https://evil.example.com/steal' },
+    ]);
+    expect((await screen.findByRole('link', { name: 'Log in with Corp SSO' })).getAttribute('href')).toBe('/v1/auth/corp/start');
+    expect(screen.getByRole('link', { name: 'Log in with GitHub' }).getAttribute('href')).toBe('/v1/auth/gh/start');
+    expect(screen.queryByRole('link', { name: 'Log in with Evil' })).toBeNull();
+    await ue.selectOptions(screen.getByLabelText('Account'), 'Active Directory');
+    await submit('alice', 'pw');
+    await screen.findByRole('alert');
+    expect(calls.some((c) => c.url === '/v1/auth/ldap/ad/login' && c.method === 'POST')).toBe(true);
+    expect(calls.some((c) => c.url === '/v1/login')).toBe(false);
+  });
+
+  it('shows no provider buttons when none is enabled', async () => {
+    renderLogin(() => json(500, {}));
+    await screen.findByLabelText('User name');
+    expect(screen.queryByRole('link', { name: /^Log in with/ })).toBeNull();
+    expect(screen.queryByLabelText('Account')).toBeNull();
   });
 });

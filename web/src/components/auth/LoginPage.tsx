@@ -1,7 +1,8 @@
+import { useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Navigate, useLocation, useNavigate } from 'react-router';
-import { ApiError } from '../../lib/api';
+import { ApiError, listAuthProviders, LOCAL_LOGIN_URL } from '../../lib/api';
 import { useSession } from '../../lib/session';
 import { Loading } from '../common/Loading';
 import { useTitle } from '../common/useTitle';
@@ -27,6 +28,10 @@ export function LoginPage() {
   // The failure itself is kept, so its message follows a language switch.
   const [error, setError] = useState<{ err: unknown; at: number } | null>(null);
   const [pending, setPending] = useState(false);
+  const [via, setVia] = useState(LOCAL_LOGIN_URL);
+  const providers = useQuery({ queryKey: ['v1', 'auth', 'providers'], queryFn: ({ signal }) => listAuthProviders(signal), staleTime: 60_000, retry: false });
+  const redirects = (providers.data ?? []).filter((p) => p.type !== 'LDAP');
+  const directories = (providers.data ?? []).filter((p) => p.type === 'LDAP');
   useTitle(t('Log in'));
 
   if (state.status === 'loading') return <Loading fullPage />;
@@ -57,7 +62,7 @@ export function LoginPage() {
     setError(null);
     setPending(true);
     try {
-      await login(username.trim(), password);
+      await login(username.trim(), password, via);
       navigate(safeReturnPath(from), { replace: true });
     } catch (err) {
       setError({ err, at: Date.now() });
@@ -85,7 +90,32 @@ export function LoginPage() {
             {errorText(error.err)}
           </p>
         )}
+        {redirects.length > 0 && (
+          <div className="provider-buttons">
+            {redirects.map((p) => (
+              // A full navigation: the provider's site takes over, then
+              // sends the browser back with a session.
+              <a key={p.name} className="button provider" href={p.loginURL}>
+                {t('Log in with {{provider}}', { provider: p.displayName })}
+              </a>
+            ))}
+            <p className="or">{t('or with a password')}</p>
+          </div>
+        )}
         <form onSubmit={onSubmit}>
+          {directories.length > 0 && (
+            <>
+              <label htmlFor="login-via">{t('Account')}</label>
+              <select id="login-via" value={via} onChange={(e) => setVia(e.target.value)}>
+                <option value={LOCAL_LOGIN_URL}>{t('bokujo account')}</option>
+                {directories.map((p) => (
+                  <option key={p.name} value={p.loginURL}>
+                    {p.displayName}
+                  </option>
+                ))}
+              </select>
+            </>
+          )}
           <label htmlFor="login-username">{t('User name')}</label>
           <input
             id="login-username"

@@ -1,7 +1,7 @@
-import { render, screen, within } from '@testing-library/react';
+import { act, fireEvent, render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
-import { ResourceTable, type Column } from './ResourceTable';
+import { ResourceTable, VIRTUAL_FROM, type Column } from './ResourceTable';
 
 interface Row {
   name: string;
@@ -52,5 +52,37 @@ describe('ResourceTable', () => {
     render(<ResourceTable label="Pods" rows={[]} rowKey={(r: Row) => r.name} columns={columns} empty="No pods in this namespace." />);
     expect(screen.getByText('No pods in this namespace.')).toBeTruthy();
     expect(screen.queryByRole('table')).toBeNull();
+  });
+
+  it('renders only the rows in view of a long table, and tells their place in it', async () => {
+    const many: Row[] = Array.from({ length: 30_000 }, (_, i) => ({ name: `pod-${String(i).padStart(5, '0')}`, restarts: i % 7 }));
+    render(<ResourceTable label="Pods" rows={many} rowKey={(r) => r.name} columns={columns} empty="none" />);
+    const table = screen.getByRole('table', { name: 'Pods' });
+    expect(table.getAttribute('aria-rowcount')).toBe('30001');
+    const rendered = names();
+    expect(rendered.length).toBeLessThan(100);
+    expect(rendered[0]).toBe('pod-00000');
+    // Scroll a long way down: the rows there replace the first ones.
+    const box = screen.getByRole('region', { name: '30000 rows, scroll to see more' });
+    box.scrollTop = 38 * 20_000;
+    await act(async () => {
+      fireEvent.scroll(box);
+      await new Promise((r) => requestAnimationFrame(() => r(undefined)));
+    });
+    const after = names();
+    expect(after).toContain('pod-20000');
+    expect(after).not.toContain('pod-00000');
+    const row = within(table).getByRole('rowheader', { name: 'pod-20000' }).closest('tr')!;
+    expect(row.getAttribute('aria-rowindex')).toBe('20002');
+    // Search still covers every row, not only those rendered.
+    fireEvent.change(screen.getByRole('searchbox'), { target: { value: 'pod-00001' } });
+    expect(names()).toEqual(['pod-00001']);
+  });
+
+  it('renders short tables whole', () => {
+    const few: Row[] = Array.from({ length: VIRTUAL_FROM }, (_, i) => ({ name: `p-${i}`, restarts: 0 }));
+    render(<ResourceTable label="Pods" rows={few} rowKey={(r) => r.name} columns={columns} empty="none" />);
+    expect(names().length).toBe(VIRTUAL_FROM);
+    expect(screen.getByRole('table').getAttribute('aria-rowcount')).toBeNull();
   });
 });

@@ -1,6 +1,8 @@
 import type { ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useLocation } from 'react-router';
+import { isAdmin } from '../../lib/api';
+import { useSession } from '../../lib/session';
 import { LanguageSwitch } from './LanguageSwitch';
 import { UserMenu } from './UserMenu';
 
@@ -10,6 +12,8 @@ export function AppShell({ children }: { children: ReactNode }) {
   const { pathname } = useLocation();
   // A cluster's pages belong to "Clusters" too.
   const inClusters = pathname === '/' || pathname.startsWith('/clusters/');
+  const { state } = useSession();
+  const admin = state.status === 'authenticated' && isAdmin(state.me);
   return (
     <div className="shell">
       <a className="skip-link" href="#main">
@@ -24,6 +28,11 @@ export function AppShell({ children }: { children: ReactNode }) {
           <Link to="/" className={inClusters ? 'active' : undefined} aria-current={pathname === '/' ? 'page' : undefined}>
             {t('glossary|Clusters')}
           </Link>
+          {admin && (
+            <Link to="/admin" className={pathname.startsWith('/admin') ? 'active' : undefined} aria-current={pathname.startsWith('/admin') ? 'page' : undefined}>
+              {t('Administration')}
+            </Link>
+          )}
         </nav>
         <div className="header-tools">
           <LanguageSwitch />

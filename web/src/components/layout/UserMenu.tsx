@@ -1,5 +1,6 @@
 import { useEffect, useId, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { Link } from 'react-router';
 import { isAdmin } from '../../lib/api';
 import { useMe, useSession } from '../../lib/session';
 
@@ -81,6 +82,11 @@ export function UserMenu() {
             <p className="error-text" role="alert">
               {error}
             </p>
+          )}
+          {me.username && (
+            <Link className="button" to="/account/password" onClick={() => setOpen(false)}>
+              {t('Change password')}
+            </Link>
           )}
           <button ref={firstItemRef} type="button" className="button" onClick={() => void onLogout()}>
             {t('Log out')}

@@ -1,9 +1,7 @@
-import { useMemo } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useParams } from 'react-router';
 import { stringify } from 'yaml';
 import { formatAge } from '../../lib/k8s/age';
-import { EventKind, eventTime, involvedSelector, type KubeEvent } from '../../lib/k8s/event';
 import { PodKind, summarizePod, type Pod } from '../../lib/k8s/pod';
 import { useWatchList } from '../../lib/k8s/watch';
 import { ErrorMessage } from '../common/ErrorMessage';
@@ -11,6 +9,8 @@ import { Loading } from '../common/Loading';
 import { StatusBadge } from '../common/StatusBadge';
 import { useNow } from '../common/useNow';
 import { useTitle } from '../common/useTitle';
+import { PodLogs } from './Logs';
+import { ConditionsSection, EventsSection, OwnerLink } from '../resource/sections';
 
 /** forDisplay drops managedFields: long, and of no use to a reader. */
 function forDisplay(p: Pod): string {
@@ -26,9 +26,7 @@ export function PodDetails() {
   useTitle(name);
   const now = useNow();
   const live = useWatchList<Pod>(cluster, PodKind, namespace, true, `metadata.name=${name}`);
-  const events = useWatchList<KubeEvent>(cluster, EventKind, namespace, true, involvedSelector('Pod', name));
   const pod = live.items?.[0];
-  const sortedEvents = useMemo(() => [...(events.items ?? [])].sort((a, b) => eventTime(b).localeCompare(eventTime(a))), [events.items]);
   const back = `/clusters/${encodeURIComponent(cluster)}?namespace=${encodeURIComponent(namespace)}`;
   const breadcrumb = (
     <nav aria-label={t('Breadcrumb')} className="breadcrumb">
@@ -96,7 +94,7 @@ export function PodDetails() {
             <div key={`${o.kind}/${o.name}`}>
               <dt>{t('Owner')}</dt>
               <dd className="mono">
-                {o.kind}/{o.name}
+                <OwnerLink cluster={cluster} namespace={namespace} kind={o.kind} name={o.name} />
               </dd>
             </div>
           ))}
@@ -139,63 +137,10 @@ export function PodDetails() {
         </div>
       </section>
 
-      <section className="section" aria-labelledby="conditions-title">
-        <h2 id="conditions-title">{t('Conditions')}</h2>
-        <div className="table-scroll">
-          <table className="data-table" aria-labelledby="conditions-title">
-            <thead>
-              <tr>
-                <th scope="col">{t('Type')}</th>
-                <th scope="col">{t('Status')}</th>
-                <th scope="col">{t('Reason')}</th>
-                <th scope="col">{t('Message')}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(pod.status?.conditions ?? []).map((c) => (
-                <tr key={c.type}>
-                  <th scope="row">{c.type}</th>
-                  <td>{c.status}</td>
-                  <td>{c.reason ?? '—'}</td>
-                  <td className="wrap">{c.message ?? '—'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      </section>
+      <PodLogs cluster={cluster} namespace={namespace} pod={name} containers={(pod.spec?.containers ?? []).map((c) => c.name)} />
 
-      <section className="section" aria-labelledby="events-title">
-        <h2 id="events-title">{t('glossary|Events')}</h2>
-        {sortedEvents.length === 0 ? (
-          <p className="empty-inline">{events.items === undefined ? t('Loading…') : t('No events for this pod. Events are kept for about an hour.')}</p>
-        ) : (
-          <div className="table-scroll">
-            <table className="data-table" aria-labelledby="events-title">
-              <thead>
-                <tr>
-                  <th scope="col">{t('Type')}</th>
-                  <th scope="col">{t('Reason')}</th>
-                  <th scope="col">{t('Message')}</th>
-                  <th scope="col" className="num">
-                    {t('Age')}
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {sortedEvents.map((e) => (
-                  <tr key={e.metadata.uid ?? e.metadata.name}>
-                    <td>{e.type === 'Warning' ? <StatusBadge tone="bad">{e.type}</StatusBadge> : e.type}</td>
-                    <th scope="row">{e.reason}</th>
-                    <td className="wrap">{e.message}</td>
-                    <td className="num">{formatAge(eventTime(e), now)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
-      </section>
+      <ConditionsSection conditions={pod.status?.conditions ?? []} />
+      <EventsSection cluster={cluster} namespace={namespace} kind="Pod" name={name} />
 
       <section className="section" aria-labelledby="yaml-title">
         <h2 id="yaml-title">{t('YAML')}</h2>

@@ -10,10 +10,10 @@ import { ResourceTable, type Column } from '../common/ResourceTable';
 import { StatusBadge } from '../common/StatusBadge';
 import { useNow } from '../common/useNow';
 
-/** PodList is the live table of a namespace's pods. */
-export function PodList({ cluster, namespace }: { cluster: string; namespace: string }) {
+/** PodList is the live table of a namespace's pods, or of those labelSelector selects (a workload's). */
+export function PodList({ cluster, namespace, labelSelector = '' }: { cluster: string; namespace: string; labelSelector?: string }) {
   const { t } = useTranslation();
-  const live = useWatchList<Pod>(cluster, PodKind, namespace);
+  const live = useWatchList<Pod>(cluster, PodKind, namespace, true, '', labelSelector);
   const now = useNow();
   const rows = useMemo(() => live.items?.map(summarizePod) ?? [], [live.items]);
   const columns: Column<PodSummary>[] = [

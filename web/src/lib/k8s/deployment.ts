@@ -1,6 +1,5 @@
 // Deployments: summary for tables, and the actions a user may take on one.
-import { request } from '../api';
-import { clusterPath, resourcePath, type KubeObject, type ResourceKind } from './resource';
+import type { KubeObject, ResourceKind } from './resource';
 import type { Tone } from './pod';
 
 export const DeploymentKind: ResourceKind = { kind: 'Deployment', group: 'apps', version: 'v1', plural: 'deployments', namespaced: true };
@@ -42,21 +41,4 @@ export function summarizeDeployment(d: Deployment): DeploymentSummary {
   else if (available?.status === 'False') [status, tone] = ['Unavailable', 'bad'];
   else [status, tone] = ['Progressing', 'unknown'];
   return { name: d.metadata.name, namespace: d.metadata.namespace ?? '', desired, ready, upToDate, status, tone, created: d.metadata.creationTimestamp ?? '' };
-}
-
-/** scaleDeployment sets the replicas through the scale subresource. */
-export function scaleDeployment(cluster: string, namespace: string, name: string, replicas: number): Promise<unknown> {
-  return request(clusterPath(cluster, resourcePath(DeploymentKind, { namespace, name }) + '/scale'), {
-    method: 'PATCH',
-    body: JSON.stringify({ spec: { replicas } }),
-    contentType: 'application/merge-patch+json',
-  });
-}
-
-/** deleteDeployment deletes it and, in the background, its pods. */
-export function deleteDeployment(cluster: string, namespace: string, name: string): Promise<unknown> {
-  return request(clusterPath(cluster, resourcePath(DeploymentKind, { namespace, name })), {
-    method: 'DELETE',
-    body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' },
-  });
 }

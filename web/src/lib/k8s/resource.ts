@@ -70,6 +70,8 @@ export interface ListOptions {
   labelSelector?: string;
   fieldSelector?: string;
   limit?: number;
+  /** The continue token of the previous page. */
+  continue?: string;
   signal?: AbortSignal;
 }
 
@@ -79,6 +81,7 @@ export function list<T extends KubeObject>(cluster: string, kind: ResourceKind, 
   if (opts.labelSelector) query.set('labelSelector', opts.labelSelector);
   if (opts.fieldSelector) query.set('fieldSelector', opts.fieldSelector);
   if (opts.limit) query.set('limit', String(opts.limit));
+  if (opts.continue) query.set('continue', opts.continue);
   const qs = query.toString();
   const path = resourcePath(kind, { namespace: opts.namespace }) + (qs ? `?${qs}` : '');
   return request<KubeList<T>>(clusterPath(cluster, path), { signal: opts.signal });

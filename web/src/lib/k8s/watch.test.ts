@@ -85,10 +85,36 @@ describe('runWatch', () => {
     });
     expect(states).toEqual([['a:Pending'], ['z:Pending']]);
     expect(calls.map((c) => c.url)).toEqual([
-      '/k8s/clusters/dev/api/v1/namespaces/ml/pods',
+      '/k8s/clusters/dev/api/v1/namespaces/ml/pods?limit=500',
       '/k8s/clusters/dev/api/v1/namespaces/ml/pods?watch=1&allowWatchBookmarks=true&resourceVersion=10',
-      '/k8s/clusters/dev/api/v1/namespaces/ml/pods',
+      '/k8s/clusters/dev/api/v1/namespaces/ml/pods?limit=500',
       '/k8s/clusters/dev/api/v1/namespaces/ml/pods?watch=1&allowWatchBookmarks=true&resourceVersion=30',
+    ]);
+  });
+
+  it('lists in pages, showing the first at once and then each doubling, and watches from the whole list', async () => {
+    const ctl = new AbortController();
+    // Pages of one, two, one and one pod: told after 1, 3 (doubled), and at the end (5).
+    const pages: Record<string, [string[], string]> = { '': [['a'], 't1'], t1: [['b', 'c'], 't2'], t2: [['d'], 't3'], t3: [['e'], ''] };
+    const calls = mockFetch((call) => {
+      if (call.url.includes('watch=1')) {
+        ctl.abort();
+        return streamOf([]);
+      }
+      const [names, next] = pages[new URL(call.url, 'http://x').searchParams.get('continue') ?? '']!;
+      return json(200, { metadata: { resourceVersion: '40', continue: next || undefined }, items: names.map((n) => pod(n, '6')) });
+    });
+    const states: number[] = [];
+    await runWatch<Pod>('dev', PodKind, 'ml', ctl.signal, (s) => states.push(s.items.size), (err) => {
+      throw err;
+    });
+    expect(states).toEqual([1, 3, 5]);
+    expect(calls.map((c) => c.url)).toEqual([
+      '/k8s/clusters/dev/api/v1/namespaces/ml/pods?limit=500',
+      '/k8s/clusters/dev/api/v1/namespaces/ml/pods?limit=5000&continue=t1',
+      '/k8s/clusters/dev/api/v1/namespaces/ml/pods?limit=5000&continue=t2',
+      '/k8s/clusters/dev/api/v1/namespaces/ml/pods?limit=5000&continue=t3',
+      '/k8s/clusters/dev/api/v1/namespaces/ml/pods?watch=1&allowWatchBookmarks=true&resourceVersion=40',
     ]);
   });
 

@@ -78,22 +78,80 @@ export function applyEvents<T extends KubeObject>(state: WatchState<T>, events: 
 export class LineSplitter {
   private rest = '';
   private readonly decoder = new TextDecoder();
+  /** Blank lines are dropped (watch events) unless kept (logs). */
+  private readonly keepEmpty: boolean;
+
+  constructor(opts: { keepEmpty?: boolean } = {}) {
+    this.keepEmpty = opts.keepEmpty ?? false;
+  }
 
   push(chunk: Uint8Array): string[] {
     this.rest += this.decoder.decode(chunk, { stream: true });
     const lines = this.rest.split('\n');
     this.rest = lines.pop() ?? '';
-    return lines.filter((l) => l.trim() !== '');
+    return this.keepEmpty ? lines.map((l) => l.replace(/\r$/, '')) : lines.filter((l) => l.trim() !== '');
+  }
+
+  /** flush returns what is left after the stream ended: a last line without its newline. */
+  flush(): string {
+    this.rest += this.decoder.decode();
+    const rest = this.rest;
+    this.rest = '';
+    return rest;
   }
 }
 
-export function watchPath(cluster: string, kind: ResourceKind, namespace: string | undefined, resourceVersion: string, fieldSelector = ''): string {
+export function watchPath(cluster: string, kind: ResourceKind, namespace: string | undefined, resourceVersion: string, fieldSelector = '', labelSelector = ''): string {
   const q = new URLSearchParams({ watch: '1', allowWatchBookmarks: 'true', resourceVersion });
   if (fieldSelector) q.set('fieldSelector', fieldSelector);
+  if (labelSelector) q.set('labelSelector', labelSelector);
   return clusterPath(cluster, resourcePath(kind, { namespace })) + '?' + q.toString();
 }
 
 const MAX_BACKOFF_MS = 30_000;
+/**
+ * The first list page is small, so a namespace of 30,000 pods shows its
+ * first rows at once (as client-go's pager pages); the rest come in larger
+ * pages, fewer round trips.
+ */
+export const FIRST_PAGE = 500;
+export const NEXT_PAGES = 5000;
+
+/**
+ * listInPages lists in pages and tells onState after the first page and
+ * each time the count has doubled since it last told (then at the end):
+ * the first rows show early, and re-rendering a growing table costs
+ * O(n log n) overall, not a render per page. Every page is of the same
+ * snapshot, so the watch starts from the whole list's resourceVersion.
+ */
+async function listInPages<T extends KubeObject>(
+  cluster: string,
+  kind: ResourceKind,
+  namespace: string | undefined,
+  fieldSelector: string,
+  labelSelector: string,
+  signal: AbortSignal,
+  onState: (s: WatchState<T>) => void,
+): Promise<WatchState<T>> {
+  const items = new Map<string, T>();
+  let token = '';
+  let told = 0;
+  for (;;) {
+    const page = await list<T>(cluster, kind, { namespace, signal, fieldSelector, labelSelector, limit: token ? NEXT_PAGES : FIRST_PAGE, continue: token || undefined });
+    for (const o of page.items) items.set(objectKey(o), o);
+    token = page.metadata.continue ?? '';
+    const state: WatchState<T> = { items: new Map(items), resourceVersion: page.metadata.resourceVersion ?? '' };
+    if (!token) {
+      onState(state);
+      return state;
+    }
+    if (told === 0 || items.size >= 2 * told) {
+      onState(state);
+      told = items.size;
+    }
+  }
+}
+
 /** A watch that ends this soon without an event counts as a failure. */
 const QUICK_END_MS = 1000;
 
@@ -121,15 +179,15 @@ export async function runWatch<T extends KubeObject>(
   onState: (s: WatchState<T>) => void,
   onError: (err: unknown) => void,
   fieldSelector = '',
+  labelSelector = '',
 ): Promise<void> {
   let backoff = 1000;
   while (!signal.aborted) {
     try {
-      let state = fromList(await list<T>(cluster, kind, { namespace, signal, fieldSelector }));
-      onState(state);
+      let state = await listInPages<T>(cluster, kind, namespace, fieldSelector, labelSelector, signal, onState);
       while (!signal.aborted) {
         const started = Date.now();
-        const body = await stream(watchPath(cluster, kind, namespace, state.resourceVersion, fieldSelector), signal);
+        const body = await stream(watchPath(cluster, kind, namespace, state.resourceVersion, fieldSelector, labelSelector), signal);
         const reader = body.getReader();
         const lines = new LineSplitter();
         let events = 0;
@@ -172,9 +230,10 @@ export interface LiveList<T extends KubeObject> {
 
 /**
  * useWatchList is a live list of kind in a namespace (all when undefined),
- * narrowed by fieldSelector (metadata.name=x for one object).
+ * narrowed by fieldSelector (metadata.name=x for one object) and
+ * labelSelector (a workload's pods).
  */
-export function useWatchList<T extends KubeObject>(cluster: string, kind: ResourceKind, namespace: string | undefined, enabled = true, fieldSelector = ''): LiveList<T> {
+export function useWatchList<T extends KubeObject>(cluster: string, kind: ResourceKind, namespace: string | undefined, enabled = true, fieldSelector = '', labelSelector = ''): LiveList<T> {
   const [live, setLive] = useState<LiveList<T>>({ items: undefined, error: undefined });
   useEffect(() => {
     setLive({ items: undefined, error: undefined });
@@ -188,8 +247,9 @@ export function useWatchList<T extends KubeObject>(cluster: string, kind: Resour
       (s) => setLive({ items: [...s.items.values()], error: undefined }),
       (error) => setLive((prev) => ({ ...prev, error })),
       fieldSelector,
+      labelSelector,
     );
     return () => ctl.abort();
-  }, [cluster, kind, namespace, enabled, fieldSelector]);
+  }, [cluster, kind, namespace, enabled, fieldSelector, labelSelector]);
   return live;
 }

@@ -1,0 +1,84 @@
+// The administration side of /v1: users, cluster and project members,
+// identity providers. The server checks every call; the UI only shows
+// these pages to administrators.
+import { request, type Condition, type List } from './api';
+
+export interface User {
+  name: string;
+  username?: string;
+  displayName?: string;
+  state: 'Active' | 'Disabled' | string;
+  groups?: string[];
+  lastLoginTime?: string;
+}
+
+export interface Subject {
+  kind: 'User' | 'Group';
+  name: string;
+}
+
+export interface Member {
+  binding: string;
+  subject: Subject;
+  roleTemplate: string;
+}
+
+export interface AuthProvider {
+  name: string;
+  spec: { type: string; displayName?: string; state?: 'Enabled' | 'Disabled' } & Record<string, unknown>;
+  conditions?: Condition[];
+  lastTestTime?: string;
+}
+
+export type Scope = 'clusters' | 'projects';
+
+/** The role templates bokujo installs, by the scope they grant in. */
+export const BUILTIN_TEMPLATES: Record<Scope, string[]> = {
+  clusters: ['cluster-owner', 'cluster-member', 'cluster-viewer'],
+  projects: ['project-owner', 'project-member', 'project-viewer'],
+};
+
+const seg = encodeURIComponent;
+
+async function all<T>(path: string, signal?: AbortSignal): Promise<T[]> {
+  const items: T[] = [];
+  let token = '';
+  for (;;) {
+    const sep = path.includes('?') ? '&' : '?';
+    const page = await request<List<T>>(`${path}${sep}limit=1000${token ? `&continue=${seg(token)}` : ''}`, { signal });
+    items.push(...page.items);
+    if (!page.continue) return items;
+    token = page.continue;
+  }
+}
+
+export const listUsers = (signal?: AbortSignal) => all<User>('/v1/users', signal);
+
+export const createUser = (username: string, displayName: string, password: string, mustChangePassword = false) =>
+  request<User>('/v1/users', { method: 'POST', body: { username, displayName: displayName || undefined, password, mustChangePassword: mustChangePassword || undefined } });
+
+export const setUserEnabled = (name: string, enabled: boolean) => request<unknown>(`/v1/users/${seg(name)}/${enabled ? 'enable' : 'disable'}`, { method: 'POST' });
+
+export const listMembers = (scope: Scope, name: string, signal?: AbortSignal) => all<Member>(`/v1/${scope}/${seg(name)}/members`, signal);
+
+export const addMember = (scope: Scope, name: string, subject: Subject, roleTemplate: string) =>
+  request<Member>(`/v1/${scope}/${seg(name)}/members`, { method: 'POST', body: { subject, roleTemplate } });
+
+export const removeMember = (scope: Scope, name: string, binding: string) => request<unknown>(`/v1/${scope}/${seg(name)}/members/${seg(binding)}`, { method: 'DELETE' });
+
+export const listAuthProvidersAdmin = (signal?: AbortSignal) => all<AuthProvider>('/v1/admin/authproviders', signal);
+
+/** setProviderState enables or disables a provider, keeping the rest of its spec and its stored secret. */
+export const setProviderState = (p: AuthProvider, state: 'Enabled' | 'Disabled') =>
+  request<AuthProvider>(`/v1/admin/authproviders/${seg(p.name)}`, { method: 'PUT', body: { spec: { ...p.spec, state } } });
+
+export const deleteProvider = (name: string) => request<unknown>(`/v1/admin/authproviders/${seg(name)}`, { method: 'DELETE' });
+
+export const testProvider = (name: string) => request<unknown>(`/v1/auth/providers/${seg(name)}/test`, { method: 'POST' });
+
+/** groupsOf lists every group the users belong to, with its members. */
+export function groupsOf(users: User[]): { group: string; members: string[] }[] {
+  const m = new Map<string, string[]>();
+  for (const u of users) for (const g of u.groups ?? []) m.set(g, [...(m.get(g) ?? []), u.username || u.name]);
+  return [...m.entries()].map(([group, members]) => ({ group, members: members.sort() })).sort((a, b) => a.group.localeCompare(b.group));
+}
