@@ -91,18 +91,18 @@ func TestTerminal(t *testing.T) {
 	t.Run("every escape is refused with its rule", func(t *testing.T) {
 		tm := f.open(t, "alice", dialOptions{namespace: f.alphaNS})
 		for line, rule := range map[string]string{
-			"bash -i":                                  "kubectl-only",
-			"kubectl get pods; cat /etc/passwd":        "no-shell",
-			"kubectl get pods | sh":                    "no-shell",
-			"kubectl get pods --server=https://x:6443": "flag-server",
-			"kubectl apply -f /etc/passwd":             "local-file",
-			"kubectl get -o go-template-file=/etc/passwd pods": "output-file",
-			"kubectl cp " + f.alicePod + ":/etc/passwd /tmp/x": "verb-not-allowed",
-			"kubectl plugin list":                              "verb-not-allowed",
-			"kubectl proxy":                                    "verb-not-allowed",
-			"kubectl port-forward " + f.alicePod + " 6443:443": "verb-not-allowed",
-			"kubectl edit deployment web":                      "verb-not-allowed",
-			"kubectl apply -k /srv":                            "flag-kustomize",
+			"bash -i":                                                   "kubectl-only",
+			"kubectl get pods; cat /etc/passwd":                         "no-shell",
+			"kubectl get pods | sh":                                     "no-shell",
+			"kubectl get pods --server=https://x:6443":                  "flag-server",
+			"kubectl apply -f /etc/passwd":                              "local-file",
+			"kubectl get -o go-template-file=/etc/passwd pods":          "output-file",
+			"kubectl cp " + f.alicePod + ":/etc/passwd /tmp/x":          "verb-not-allowed",
+			"kubectl plugin list":                                       "verb-not-allowed",
+			"kubectl proxy":                                             "verb-not-allowed",
+			"kubectl port-forward " + f.alicePod + " 6443:443":          "verb-not-allowed",
+			"kubectl edit deployment web":                               "verb-not-allowed",
+			"kubectl apply -k /srv":                                     "flag-kustomize",
 			"kubectl create secret generic s --from-file=/etc/hostname": "flag-from-file",
 		} {
 			if m := tm.refused(line); m.Rule != rule {
