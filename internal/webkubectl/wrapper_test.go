@@ -15,13 +15,13 @@ func TestWrapperSetsLimits(t *testing.T) {
 		streaming bool
 		cpu       string
 	}{{false, "7"}, {true, "70"}} {
-		args := wrapperArgs(l, c.streaming, "/bin/sh", []string{"-c", "ulimit -t; ulimit -d; ulimit -f; ulimit -c; ulimit -n"})
+		args := wrapperArgs(l, c.streaming, "/bin/sh", []string{"-c", "ulimit -t; ulimit -d; ulimit -f; ulimit -c; ulimit -n; nice"})
 		out, err := exec.Command(os.Args[0], args...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("wrapper: %v\n%s", err, out)
 		}
 		// sh prints data in KiB and file size in 512-byte blocks.
-		want := []string{c.cpu, "307200", "10240", "0", "256"}
+		want := []string{c.cpu, "307200", "10240", "0", "256", "10"}
 		if got := strings.Fields(string(out)); strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Fatalf("limits %q, want %q", got, want)
 		}
