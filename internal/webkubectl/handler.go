@@ -103,6 +103,8 @@ type Handler struct {
 	opts     Options
 	log      *slog.Logger
 	upgrader websocket.Upgrader
+	// unavailable says why terminals cannot run here; empty when they can.
+	unavailable string
 
 	mu      sync.Mutex
 	perUser map[string]int
@@ -122,14 +124,17 @@ func New(opts Options) (*Handler, error) {
 	if opts.ProxyURL == nil {
 		opts.ProxyURL = opts.PublicURL
 	}
+	var unavailable string
 	if opts.Kubectl == "" {
-		dir, err := localcluster.FindBinDir("")
-		if err != nil {
-			return nil, fmt.Errorf("new terminal handler: find kubectl: %w", err)
+		// A server installed without the bundled binaries still serves
+		// everything else; only the terminal says what is missing.
+		if k, err := findKubectl(); err != nil {
+			unavailable = "the web terminal needs the kubectl binary bundled with bokujo next to the bokujo executable (or in BOKUJO_BIN_DIR)"
+			opts.Logger.Warn("web terminal disabled: kubectl not found", "err", err)
+		} else {
+			opts.Kubectl = k
 		}
-		opts.Kubectl = filepath.Join(dir, "kubectl")
-	}
-	if _, err := os.Stat(opts.Kubectl); err != nil {
+	} else if _, err := os.Stat(opts.Kubectl); err != nil {
 		return nil, fmt.Errorf("new terminal handler: kubectl binary: %w", err)
 	}
 	if opts.Wrapper == "" {
@@ -150,7 +155,7 @@ func New(opts Options) (*Handler, error) {
 	setDefault(&l.Sessions, d.Sessions)
 	setDefault(&l.TokenTTL, d.TokenTTL)
 	setDefault(&l.WriteTimeout, d.WriteTimeout)
-	h := &Handler{opts: opts, log: opts.Logger, perUser: map[string]int{}, live: map[*session]struct{}{}}
+	h := &Handler{opts: opts, log: opts.Logger, perUser: map[string]int{}, live: map[*session]struct{}{}, unavailable: unavailable}
 	h.upgrader = websocket.Upgrader{
 		ReadBufferSize: 4 << 10, WriteBufferSize: 32 << 10,
 		HandshakeTimeout: 10 * time.Second,
@@ -159,6 +164,22 @@ func New(opts Options) (*Handler, error) {
 		CheckOrigin: func(*http.Request) bool { return true },
 	}
 	return h, nil
+}
+
+// findKubectl finds the bundled kubectl: beside this executable, else in
+// the control-plane binary directory.
+func findKubectl() (string, error) {
+	if exe, err := os.Executable(); err == nil {
+		k := filepath.Join(filepath.Dir(exe), "kubectl")
+		if st, err := os.Stat(k); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return k, nil
+		}
+	}
+	dir, err := localcluster.FindBinDir("")
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "kubectl"), nil
 }
 
 func setDefault[T comparable](v *T, d T) {
@@ -241,6 +262,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	default:
 		httpError(w, http.StatusUnauthorized, "Unauthorized", "unsupported credential")
+		return
+	}
+	if h.unavailable != "" {
+		httpError(w, http.StatusServiceUnavailable, "Unavailable", "%s", h.unavailable)
 		return
 	}
 	cluster, namespace := q.Get("cluster"), q.Get("namespace")

@@ -516,11 +516,14 @@ func (s *session) complete(ctx context.Context, m Message) {
 		}
 		return
 	}
+	// Both the words before the one being completed and the whole line
+	// must pass: kubectl parses the partial word too. Only a partial
+	// subcommand (rollout sta) is let through, as it is not yet whole.
 	if _, err := Check(words[:len(words)-1]); err != nil {
 		return
 	}
-	if strings.HasPrefix(last, "-") {
-		if _, err := Check(words); err != nil {
+	if _, err := Check(words); err != nil {
+		if r, ok := IsRefused(err); !ok || r.Rule != "subcommand-not-allowed" {
 			return
 		}
 	}

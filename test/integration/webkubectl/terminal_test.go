@@ -268,6 +268,53 @@ func TestTerminal(t *testing.T) {
 		}
 	})
 
+	t.Run("context switch and hostile messages", func(t *testing.T) {
+		tm := f.open(t, "alice", dialOptions{namespace: f.betaNS})
+		tm.send(webkubectl.Message{Type: "context", Cluster: "dev", Namespace: f.alphaNS})
+		if m := tm.waitMsg("context", func(webkubectl.Message) bool { return true }); m.Namespace != f.alphaNS {
+			t.Fatalf("context: %+v", m)
+		}
+		if out, exit := tm.run("kubectl get pods -o name"); exit.Code != 0 || !strings.Contains(out, f.alicePod) {
+			t.Fatalf("after the switch: %d %s", exit.Code, out)
+		}
+		wantError := func(what, contains string) {
+			t.Helper()
+			m := tm.waitMsg("error", func(webkubectl.Message) bool { return true })
+			if !strings.Contains(m.Message, contains) {
+				t.Fatalf("%s: error %q, want it to say %q", what, m.Message, contains)
+			}
+		}
+		tm.send(webkubectl.Message{Type: "context", Cluster: "prod"})
+		wantError("cluster not granted", `cluster "prod" not found`)
+		tm.send(webkubectl.Message{Type: "context", Cluster: "dev", Namespace: "../etc"})
+		wantError("invalid namespace", "namespace must be")
+		tm.send(webkubectl.Message{Type: "shell"})
+		wantError("unknown type", "unknown message type")
+		if err := tm.conn.WriteMessage(websocket.TextMessage, []byte("{not json")); err != nil {
+			t.Fatal(err)
+		}
+		wantError("malformed", "malformed message")
+		if err := tm.conn.WriteMessage(websocket.BinaryMessage, []byte("kubectl get pods")); err != nil {
+			t.Fatal(err)
+		}
+		wantError("binary frame", "send JSON text messages")
+		tm.send(webkubectl.Message{Type: "run", Line: "kubectl get pods -w"})
+		tm.send(webkubectl.Message{Type: "run", Line: "kubectl get nodes"})
+		wantError("second command", "a command is running")
+		tm.send(webkubectl.Message{Type: "context", Cluster: "dev", Namespace: f.betaNS})
+		wantError("switch while running", "a command is running")
+		tm.send(webkubectl.Message{Type: "input", Data: "\x03"})
+		tm.waitMsg("exit", func(webkubectl.Message) bool { return true })
+		// A frame over the size limit ends the session.
+		if err := tm.conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"input","data":"`+strings.Repeat("a", 70<<10)+`"}`)); err != nil {
+			t.Fatal(err)
+		}
+		var ce *websocket.CloseError
+		if err := tm.waitClosed(); !errors.As(err, &ce) || ce.Code != websocket.CloseMessageTooBig {
+			t.Fatalf("an oversized frame: %v", err)
+		}
+	})
+
 	t.Run("handshake rules", func(t *testing.T) {
 		cases := []struct {
 			name   string

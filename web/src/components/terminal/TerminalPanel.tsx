@@ -124,10 +124,15 @@ export function TerminalPanel({ target: initial, onClose }: { target: TerminalTa
           }
           break;
         case 'exit':
-          if (m.message) term.writeln(`\r\n${red(m.message)}`);
-          else if (m.code) term.writeln(dim(`[exit ${m.code}]`));
           setState('ready');
-          drawLine();
+          // Once the output before is parsed: output without a final
+          // newline keeps its line, the prompt starts on the next.
+          term.write('', () => {
+            if (term.buffer.active.cursorX !== 0) term.write('\r\n');
+            if (m.message) term.writeln(red(m.message));
+            else if (m.code) term.writeln(dim(`[exit ${m.code}]`));
+            drawLine();
+          });
           break;
         case 'refused':
           term.writeln(red(`${t('Refused')} (${m.rule ?? ''}): ${m.message ?? ''}`));
