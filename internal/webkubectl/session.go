@@ -85,10 +85,14 @@ type session struct {
 
 // running is the command of a session.
 type running struct {
-	cmd  *exec.Cmd
-	tty  *os.File
-	done chan struct{}
+	cmd   *exec.Cmd
+	tty   *os.File
+	done  chan struct{}
+	input chan []byte
 }
+
+// inputQueue bounds keyboard input waiting for a command, in messages.
+const inputQueue = 256
 
 func (s *session) run(ctx context.Context) {
 	s.conn.SetReadLimit(maxMessage)
@@ -156,9 +160,20 @@ func (s *session) handle(ctx context.Context, m Message) {
 		r := s.running
 		s.mu.Unlock()
 		if r != nil {
-			// A write blocks only while kubectl does not read, which
-			// is that command's own business: it holds no lock here.
-			_, _ = r.tty.Write([]byte(m.Data))
+			// Input is written by the command's own goroutine: a command
+			// that does not read its terminal must not stop this loop
+			// (and with it Ctrl-C, resize and the session's end).
+			select {
+			case r.input <- []byte(m.Data):
+			default:
+				if strings.ContainsRune(m.Data, 0x03) {
+					// Ctrl-C cannot reach a terminal that takes no input:
+					// interrupt the command directly.
+					_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGINT)
+					break
+				}
+				s.send(Message{Type: "error", Message: "input dropped: the command is not reading it; press Ctrl-C to stop it"})
+			}
 		}
 	case "resize":
 		cols, rows := clampSize(m.Cols, m.Rows)
@@ -357,7 +372,19 @@ func (s *session) start(c *Command) error {
 	if err != nil {
 		return err
 	}
-	r := &running{cmd: cmd, tty: tty, done: make(chan struct{})}
+	r := &running{cmd: cmd, tty: tty, done: make(chan struct{}), input: make(chan []byte, inputQueue)}
+	go func() {
+		for {
+			select {
+			case p := <-r.input:
+				if _, err := tty.Write(p); err != nil {
+					return
+				}
+			case <-r.done:
+				return
+			}
+		}
+	}()
 	s.mu.Lock()
 	s.running = r
 	closed := s.closed

@@ -312,18 +312,15 @@ scenario('terminal', async (page) => {
   await term.waitForText(new RegExp(`^${before.rows} ${before.cols}\\s*$`, 'm'));
   // A smaller window: the terminal refits and the pod's shell sees it.
   await page.setViewportSize({ width: 1000, height: 700 });
-  const after = await (async () => {
-    for (;;) {
-      const s = await term.size();
-      if (s.cols !== before.cols || s.rows !== before.rows) return s;
-      await page.waitForTimeout(100);
-    }
-  })();
-  const want = new RegExp(`^${after.rows} ${after.cols}\\s*$`, 'm');
-  for (let i = 0; !want.test(await term.text()); i++) {
+  // The panel may refit more than once (height, then width): compare with
+  // the size the terminal has now, each time.
+  for (let i = 0; ; i++) {
+    const now = await term.size();
+    const seen = new RegExp(`^${now.rows} ${now.cols}\\s*$`, 'm').test(await term.text());
+    if (seen && (now.rows !== before.rows || now.cols !== before.cols)) break;
     // The size travels kubectl's resize stream, the line its stdin: ask
     // again until the shell has it.
-    if (i > 50) throw new Error(`the pod never saw ${after.rows}x${after.cols}:\n${await term.text()}`);
+    if (i > 50) throw new Error(`the pod never saw ${now.rows}x${now.cols}:\n${await term.text()}`);
     await term.type('stty size');
     await page.waitForTimeout(200);
   }
