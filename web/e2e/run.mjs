@@ -306,17 +306,18 @@ scenario('terminal', async (page) => {
   await term.status.filter({ hasText: 'Running' }).waitFor();
   await term.waitForText(new RegExp(`kubectl exec -it -n default ${podName} -c main -- /bin/sh`));
   await term.type('echo in-pod-$((40+2))');
-  await term.waitForText(/^in-pod-42\s*$/m);
+  // Typed before the shell's first prompt, the output follows it.
+  await term.waitForText(/(^|\$ )in-pod-42\s*$/m);
   const before = await term.size();
   await term.type('stty size');
-  await term.waitForText(new RegExp(`^${before.rows} ${before.cols}\\s*$`, 'm'));
+  await term.waitForText(new RegExp(`(^|\\$ )${before.rows} ${before.cols}\\s*$`, 'm'));
   // A smaller window: the terminal refits and the pod's shell sees it.
   await page.setViewportSize({ width: 1000, height: 700 });
   // The panel may refit more than once (height, then width): compare with
   // the size the terminal has now, each time.
   for (let i = 0; ; i++) {
     const now = await term.size();
-    const seen = new RegExp(`^${now.rows} ${now.cols}\\s*$`, 'm').test(await term.text());
+    const seen = new RegExp(`(^|\\$ )${now.rows} ${now.cols}\\s*$`, 'm').test(await term.text());
     if (seen && (now.rows !== before.rows || now.cols !== before.cols)) break;
     // The size travels kubectl's resize stream, the line its stdin: ask
     // again until the shell has it.
