@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -51,6 +52,10 @@ type Limits struct {
 	// WriteTimeout drops a session whose browser has not taken output for
 	// this long; until then a slow browser only slows its own kubectl.
 	WriteTimeout time.Duration
+	// Running bounds the commands (not streams) that run at once on this
+	// server; more wait their turn, so that many busy terminals cannot
+	// take the CPU the API needs. Default: twice the CPUs.
+	Running int
 }
 
 // DefaultLimits apply where Options.Limits leaves a field zero.
@@ -60,6 +65,7 @@ var DefaultLimits = Limits{
 	CommandTimeout: 2 * time.Minute, IdleTimeout: 15 * time.Minute,
 	SessionsPerUser: 5, Sessions: 200,
 	TokenTTL: time.Hour, WriteTimeout: 2 * time.Minute,
+	Running: 2 * runtime.GOMAXPROCS(0),
 }
 
 // Tokens mints and revokes the short-lived token a session's kubectl
@@ -105,6 +111,9 @@ type Handler struct {
 	upgrader websocket.Upgrader
 	// unavailable says why terminals cannot run here; empty when they can.
 	unavailable string
+	// slots holds a token per running command (Limits.Running).
+	slots    chan struct{}
+	slotWait time.Duration
 
 	mu      sync.Mutex
 	perUser map[string]int
@@ -155,7 +164,9 @@ func New(opts Options) (*Handler, error) {
 	setDefault(&l.Sessions, d.Sessions)
 	setDefault(&l.TokenTTL, d.TokenTTL)
 	setDefault(&l.WriteTimeout, d.WriteTimeout)
-	h := &Handler{opts: opts, log: opts.Logger, perUser: map[string]int{}, live: map[*session]struct{}{}, unavailable: unavailable}
+	setDefault(&l.Running, d.Running)
+	h := &Handler{opts: opts, log: opts.Logger, perUser: map[string]int{}, live: map[*session]struct{}{}, unavailable: unavailable,
+		slots: make(chan struct{}, opts.Limits.Running), slotWait: slotWait}
 	h.upgrader = websocket.Upgrader{
 		ReadBufferSize: 4 << 10, WriteBufferSize: 32 << 10,
 		HandshakeTimeout: 10 * time.Second,
@@ -305,7 +316,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader answered already
 	}
 	s := &session{h: h, conn: conn, user: user, subject: subject, sourceIP: sourceIP(r),
-		cluster: cluster, namespace: namespace, clusters: vis.Clusters}
+		cluster: cluster, namespace: namespace, clusters: vis.Clusters, ended: make(chan struct{})}
 	if !h.track(s, true) {
 		_ = conn.Close()
 		return
@@ -374,6 +385,30 @@ func (h *Handler) track(s *session, add bool) bool {
 	}
 	return true
 }
+
+// slotWait bounds the wait for a command slot. After it the command runs
+// anyway: the limit smooths bursts, but commands that hold their slot a
+// long time (a browser that reads their output slowly) must not stop
+// everyone else's terminal.
+const slotWait = 10 * time.Second
+
+// acquireSlot waits up to slotWait for a command slot. It returns whether
+// a slot was taken (then call releaseSlot) and false for ok when ctx ended
+// first.
+func (h *Handler) acquireSlot(ctx context.Context) (taken, ok bool) {
+	t := time.NewTimer(h.slotWait)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return true, true
+	case <-t.C:
+		return false, true
+	case <-ctx.Done():
+		return false, false
+	}
+}
+
+func (h *Handler) releaseSlot() { <-h.slots }
 
 // Sessions reports the number of open terminals.
 func (h *Handler) Sessions() int {

@@ -99,3 +99,32 @@ func TestTerminalUnavailableWithoutKubectl(t *testing.T) {
 		t.Fatal("an explicit kubectl that does not exist was accepted")
 	}
 }
+
+// TestCommandSlots: commands beyond Limits.Running wait for a slot, up to
+// a bound after which they run anyway, and stop waiting when their
+// session ends.
+func TestCommandSlots(t *testing.T) {
+	public, _ := url.Parse("https://bokujo.example")
+	h, err := New(Options{Authenticator: cookieAuth{}, Tokens: noTokens{}, PublicURL: public, Kubectl: "/bin/true", Wrapper: "/bin/true",
+		Limits: Limits{Running: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.slotWait = 50 * time.Millisecond
+	if taken, ok := h.acquireSlot(context.Background()); !taken || !ok {
+		t.Fatal("the free slot was not taken")
+	}
+	if taken, ok := h.acquireSlot(context.Background()); taken || !ok {
+		t.Fatalf("over the limit: taken %v ok %v; want to run without a slot after the wait", taken, ok)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	h.slotWait = time.Hour
+	if _, ok := h.acquireSlot(ctx); ok {
+		t.Fatal("a closed session kept waiting")
+	}
+	h.releaseSlot()
+	if taken, ok := h.acquireSlot(context.Background()); !taken || !ok {
+		t.Fatal("a released slot was not taken")
+	}
+}

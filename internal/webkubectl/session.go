@@ -81,6 +81,8 @@ type session struct {
 	closed    bool
 	idle      *time.Timer
 	closeOnce sync.Once
+	// ended is closed when the session closes.
+	ended chan struct{}
 }
 
 // running is the command of a session.
@@ -359,6 +361,22 @@ func (s *session) audit(r audit.Record) {
 // process group, through the limits wrapper.
 func (s *session) start(c *Command) error {
 	l := s.h.opts.Limits
+	slot := false
+	if !c.Streaming {
+		ctx, cancel := s.endedContext()
+		taken, ok := s.h.acquireSlot(ctx)
+		cancel()
+		if !ok {
+			return errors.New("the terminal closed")
+		}
+		slot = taken
+	}
+	started := false
+	defer func() {
+		if slot && !started {
+			s.h.releaseSlot()
+		}
+	}()
 	argv := wrapperArgs(l, c.Streaming, s.h.opts.Kubectl, c.Args)
 	cmd := &exec.Cmd{Path: s.h.opts.Wrapper, Args: append([]string{s.h.opts.Wrapper}, argv...), Env: s.env(), Dir: s.dir}
 	s.mu.Lock()
@@ -392,7 +410,8 @@ func (s *session) start(c *Command) error {
 	if closed {
 		killGroup(cmd)
 	}
-	go s.pump(r, c)
+	started = true
+	go s.pump(r, c, slot)
 	return nil
 }
 
@@ -400,7 +419,7 @@ func (s *session) start(c *Command) error {
 // the connection, so a slow browser stops this loop, the terminal's
 // buffer fills and kubectl blocks on its own output: memory per session
 // stays bounded by one buffer, and no other session waits.
-func (s *session) pump(r *running, c *Command) {
+func (s *session) pump(r *running, c *Command, slot bool) {
 	var timer *time.Timer
 	timedOut := make(chan struct{})
 	if !c.Streaming {
@@ -423,6 +442,9 @@ func (s *session) pump(r *running, c *Command) {
 		}
 	}
 	werr := r.cmd.Wait()
+	if slot {
+		s.h.releaseSlot()
+	}
 	if timer != nil {
 		timer.Stop()
 	}
@@ -451,6 +473,19 @@ func (s *session) pump(r *running, c *Command) {
 	s.mu.Unlock()
 	close(r.done)
 	s.send(msg)
+}
+
+// endedContext is cancelled when the session ends.
+func (s *session) endedContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-s.ended:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 // killGroup kills kubectl and anything it started.
@@ -488,6 +523,7 @@ func (s *session) close(reason string) {
 		}
 		_ = s.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4000, reason), time.Now().Add(time.Second))
 		_ = s.conn.Close()
+		close(s.ended)
 	})
 }
 
@@ -570,6 +606,15 @@ func (s *session) complete(ctx context.Context, m Message) {
 	cmd.Cancel = func() error { killGroup(cmd); return nil }
 	var out bytes.Buffer
 	cmd.Stdout = &limitedWriter{w: &out, n: 256 << 10}
+	sctx, scancel := s.endedContext()
+	defer scancel()
+	taken, ok := s.h.acquireSlot(sctx)
+	if !ok {
+		return
+	}
+	if taken {
+		defer s.h.releaseSlot()
+	}
 	if err := cmd.Run(); err != nil {
 		return
 	}

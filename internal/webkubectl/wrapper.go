@@ -18,7 +18,7 @@ import (
 const wrapperArg = "__bokujo-webkubectl-exec"
 
 // niceness of kubectl processes (0 is normal, 19 the lowest priority).
-const niceness = 10
+const niceness = 19
 
 // The wrapper runs from init so that it works in every binary that links
 // the package (bokujo itself and test binaries) before anything else of

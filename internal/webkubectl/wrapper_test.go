@@ -21,7 +21,7 @@ func TestWrapperSetsLimits(t *testing.T) {
 			t.Fatalf("wrapper: %v\n%s", err, out)
 		}
 		// sh prints data in KiB and file size in 512-byte blocks.
-		want := []string{c.cpu, "307200", "10240", "0", "256", "10"}
+		want := []string{c.cpu, "307200", "10240", "0", "256", "19"}
 		if got := strings.Fields(string(out)); strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Fatalf("limits %q, want %q", got, want)
 		}
