@@ -97,7 +97,7 @@ type App struct {
 	Audit    *audit.Log
 	Fleet    *fleet.Runner
 	// Tunnels holds the agents' sessions.
-	Tunnels *tunnel.Server
+	Tunnels  *tunnel.Server
 	Terminal *webkubectl.Handler
 
 	log      *slog.Logger
