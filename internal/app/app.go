@@ -49,6 +49,7 @@ import (
 	"bokujo.io/bokujo/internal/server"
 	"bokujo.io/bokujo/internal/tunnel"
 	"bokujo.io/bokujo/internal/web"
+	"bokujo.io/bokujo/internal/webkubectl"
 )
 
 // Options configure the server.
@@ -80,6 +81,9 @@ type Options struct {
 	// AgentImage is the image import manifests run for `bokujo agent`
 	// (default ghcr.io/bokujo/bokujo:<version>).
 	AgentImage string
+	// Terminal configures the web terminal (kubectl in the browser); its
+	// zero value takes webkubectl's defaults.
+	Terminal webkubectl.Options
 	// SeveralPerProcess lets tests and benchmarks run more than one server
 	// in a process; controller-runtime otherwise refuses a second
 	// controller of the same name (their metrics would collide).
@@ -98,7 +102,8 @@ type App struct {
 	Audit    *audit.Log
 	Fleet    *fleet.Runner
 	// Tunnels holds the agents' sessions.
-	Tunnels *tunnel.Server
+	Tunnels  *tunnel.Server
+	Terminal *webkubectl.Handler
 
 	log      *slog.Logger
 	cancel   context.CancelFunc
@@ -245,6 +250,20 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 		Tokens: kubeconfigTokens{a.Auth}, Audit: a.Audit, PublicURL: publicURL, CACertPEM: opts.CACertPEM, Logger: log.With("component", "api"),
 		Tunnels: a.Tunnels, AgentImage: opts.AgentImage})
 
+	termOpts := opts.Terminal
+	termOpts.Authenticator, termOpts.Grants, termOpts.Tokens = a.Auth, grants, terminalTokens{a.Auth}
+	termOpts.PublicURL, termOpts.CACertPEM = publicURL, opts.CACertPEM
+	if a.Audit != nil {
+		termOpts.Auditor = a.Audit
+	}
+	if termOpts.Logger == nil {
+		termOpts.Logger = log.With("component", "terminal")
+	}
+	a.Terminal, err = webkubectl.New(termOpts)
+	if err != nil {
+		return nil, err
+	}
+
 	mctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	go func() { a.mgrDone <- mgr.Start(mctx) }()
@@ -282,6 +301,7 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	mux := http.NewServeMux()
 	a.Auth.Register(mux)
 	v1.Register(mux)
+	a.Terminal.Register(mux)
 	a.Server.Handle("/v1/", mux)
 	// The web UI takes every other path; the more specific /v1/, /healthz,
 	// /readyz and /version patterns win, and /k8s/clusters/ never reaches
@@ -326,6 +346,8 @@ func (a *App) Stop() { a.stopOnce.Do(a.stop) }
 func (a *App) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// Hijacked WebSockets outlive Shutdown: end the terminals first.
+	a.Terminal.Close()
 	_ = a.Server.Shutdown(ctx)
 	// Tunnels are hijacked connections Shutdown does not wait for.
 	a.Tunnels.Close()
@@ -352,6 +374,25 @@ func (k kubeconfigTokens) IssueKubeconfigToken(ctx context.Context, user string,
 		exp = tok.Spec.ExpiresAt.Time
 	}
 	return value, exp, nil
+}
+
+// terminalTokens adapts the auth service to the web terminal's tokens.
+type terminalTokens struct{ s *auth.Service }
+
+func (k terminalTokens) IssueTerminalToken(ctx context.Context, user string, ttl time.Duration) (string, string, time.Time, error) {
+	value, tok, err := k.s.CreateToken(ctx, user, auth.TokenRequest{Type: mgmtv1.TokenTypeKubeconfig, Description: "web terminal session", TTL: ttl})
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	var exp time.Time
+	if tok.Spec.ExpiresAt != nil {
+		exp = tok.Spec.ExpiresAt.Time
+	}
+	return value, tok.Name, exp, nil
+}
+
+func (k terminalTokens) RevokeToken(ctx context.Context, id, user string) error {
+	return k.s.RevokeToken(ctx, id, user)
 }
 
 // rbacConfigs gives RBAC sync the management identity of each cluster,

@@ -28,7 +28,8 @@ import (
 type Record struct {
 	Time time.Time `json:"time"`
 	// Kind is "request" for a proxied Kubernetes request, "management" for
-	// a change of bokujo's own objects.
+	// a change of bokujo's own objects, "terminal" for a command line typed
+	// into the web terminal.
 	Kind        string   `json:"kind"`
 	User        string   `json:"user"`
 	Groups      []string `json:"groups,omitempty"`
@@ -42,6 +43,9 @@ type Record struct {
 	Status      int      `json:"status"`
 	LatencyMS   float64  `json:"latencyMs"`
 	SourceIP    string   `json:"sourceIP,omitempty"`
+	// Command is the argv of a terminal command line (never its input or
+	// output).
+	Command []string `json:"command,omitempty"`
 }
 
 // Options configure a Log.

@@ -113,3 +113,41 @@ export class DeployPage {
     return this.page.getByRole('listitem', { name, exact: true });
   }
 }
+
+export class TerminalPanel {
+  constructor(page) {
+    this.page = page;
+    this.root = page.getByRole('region', { name: 'Terminal' });
+    this.screen = this.root.getByRole('application', { name: 'Terminal screen' });
+    this.status = this.root.getByRole('status');
+    this.close = this.root.getByRole('button', { name: 'Close the terminal' });
+  }
+
+  /** text is what the terminal shows, one line per row. */
+  async text() {
+    return this.screen.locator('.xterm-rows').innerText();
+  }
+
+  /** waitFor waits until the screen matches re and returns its text. */
+  async waitForText(re, timeout = 15_000) {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      // Long lines wrap onto the next row: try the rows joined too.
+      const text = (await this.text()).replace(/\u00a0/g, ' ');
+      if (re.test(text) || re.test(text.replace(/\n/g, ''))) return text;
+      if (Date.now() > deadline) throw new Error(`terminal does not show ${re}; it shows:\n${text}`);
+      await this.page.waitForTimeout(100);
+    }
+  }
+
+  /** type types a line into the terminal and presses Enter. */
+  async type(line) {
+    await this.screen.click();
+    await this.page.keyboard.type(line);
+    await this.page.keyboard.press('Enter');
+  }
+
+  async size() {
+    return { cols: Number(await this.screen.getAttribute('data-cols')), rows: Number(await this.screen.getAttribute('data-rows')) };
+  }
+}

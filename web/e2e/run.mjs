@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launch } from './browser.mjs';
-import { ApplyPage, ClusterPage, DeployPage, HomePage, LoginPage, Shell, Workloads } from './pages.mjs';
+import { ApplyPage, ClusterPage, DeployPage, HomePage, LoginPage, Shell, TerminalPanel, Workloads } from './pages.mjs';
 
 const env = (name, fallback) => {
   const v = process.env[name] ?? fallback;
@@ -335,6 +335,71 @@ scenario('kinds', async (page) => {
   await w.deployment('gpu-form').waitFor();
 });
 
+// kubectl in the browser: the terminal opens with the page's cluster and
+// namespace, runs kubectl on the server as the user, and a pod's Exec
+// button opens a shell in the pod whose size follows the window.
+scenario('terminal', async (page) => {
+  await page.goto('/clusters/dev?namespace=default');
+  await new ClusterPage(page).heading('dev').waitFor();
+  await page.keyboard.press('Control+Backquote');
+  const term = new TerminalPanel(page);
+  await term.root.waitFor();
+  await term.status.filter({ hasText: 'Connected' }).waitFor();
+  await term.waitForText(/dev:default\$/);
+  await term.type('kubectl get pods -n default');
+  const listed = await term.waitForText(/gpu-demo-\S+\s+1\/1\s+Running/);
+  const podName = /(gpu-demo-\S+)/.exec(listed)[1];
+  await page.screenshot({ path: join(outDir, 'terminal-get-pods.png') });
+
+  // Tab completes verbs; a policy refusal names its rule.
+  await term.screen.click();
+  await page.keyboard.type('kubectl api-res');
+  await page.keyboard.press('Tab');
+  await term.waitForText(/\$ kubectl api-resources\s*$/m);
+  await page.keyboard.press('Control+C');
+  await term.type('kubectl get pods --kubeconfig=/etc/kubernetes/admin.conf');
+  await term.waitForText(/Refused \(flag-kubeconfig\): --kubeconfig is not allowed/);
+  await term.close.click();
+  await term.root.waitFor({ state: 'detached' });
+
+  // A pod shell from the pod's page.
+  await page.goto(`/clusters/dev/namespaces/default/pods/${podName}`);
+  await page.getByRole('heading', { level: 1, name: podName }).waitFor();
+  const exec = page.getByRole('form', { name: 'Open a shell' });
+  await exec.getByRole('combobox', { name: 'Container' }).selectOption('main');
+  await exec.getByRole('combobox', { name: 'Shell' }).selectOption('/bin/sh');
+  await exec.getByRole('button', { name: 'Exec' }).click();
+  await term.status.filter({ hasText: 'Running' }).waitFor();
+  await term.waitForText(new RegExp(`kubectl exec -it -n default ${podName} -c main -- /bin/sh`));
+  await term.type('echo in-pod-$((40+2))');
+  // Typed before the shell's first prompt, the output follows it.
+  await term.waitForText(/(^|\$ )in-pod-42\s*$/m);
+  const before = await term.size();
+  await term.type('stty size');
+  await term.waitForText(new RegExp(`(^|\\$ )${before.rows} ${before.cols}\\s*$`, 'm'));
+  // A smaller window: the terminal refits and the pod's shell sees it.
+  await page.setViewportSize({ width: 1000, height: 700 });
+  // The panel may refit more than once (height, then width): compare with
+  // the size the terminal has now, each time.
+  for (let i = 0; ; i++) {
+    const now = await term.size();
+    const seen = new RegExp(`(^|\\$ )${now.rows} ${now.cols}\\s*$`, 'm').test(await term.text());
+    if (seen && (now.rows !== before.rows || now.cols !== before.cols)) break;
+    // The size travels kubectl's resize stream, the line its stdin: ask
+    // again until the shell has it.
+    if (i > 50) throw new Error(`the pod never saw ${now.rows}x${now.cols}:\n${await term.text()}`);
+    await term.type('stty size');
+    await page.waitForTimeout(200);
+  }
+  await page.screenshot({ path: join(outDir, 'terminal-exec-resized.png') });
+  await term.type('exit');
+  await term.status.filter({ hasText: 'Connected' }).waitFor();
+  await page.setViewportSize({ width: 1366, height: 860 });
+  await term.close.click();
+  await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'dev' }).click();
+  await new ClusterPage(page).heading('dev').waitFor();
+});
+
 scenario('japanese', async (page) => {
   const shell = new Shell(page);
   await shell.language('Language').selectOption('ja');
@@ -411,6 +476,32 @@ scenario('alice', async (page) => {
   await shell.accountMenu.click();
   await page.getByText('Logged in as alice').waitFor();
   assert.equal(await page.getByText('Administrator', { exact: true }).count(), 0, 'alice is no administrator');
+  await shell.logOut.click();
+  await new LoginPage(page).heading.waitFor();
+});
+
+// alice's terminal acts as alice: the apiserver refuses what a viewer may
+// not do, and the terminal shows its answer.
+scenario('alice-terminal', async (page) => {
+  await new LoginPage(page).logIn('alice', alicePassword);
+  // After a logout, login starts at home.
+  await new HomePage(page).heading.waitFor();
+  await page.goto('/clusters/dev?namespace=default');
+  await new ClusterPage(page).heading('dev').waitFor();
+  await page.getByRole('button', { name: 'Open a terminal' }).click();
+  const term = new TerminalPanel(page);
+  await term.status.filter({ hasText: 'Connected' }).waitFor();
+  await term.type('kubectl auth whoami -o jsonpath={.status.userInfo.username}');
+  await term.waitForText(/^bokujo:alice/m);
+  await term.type('kubectl get pods -n default');
+  await term.waitForText(/gpu-demo-\S+\s+1\/1\s+Running/);
+  // A server-side dry run: were it allowed, it would still change nothing.
+  await term.type('kubectl delete deployment gpu-demo -n default --dry-run=server');
+  await term.waitForText(/Error from server \(Forbidden\): deployments\.apps "gpu-demo" is forbidden: User "bokujo:alice" cannot delete resource "deployments"/);
+  await page.screenshot({ path: join(outDir, 'terminal-forbidden.png') });
+  await term.close.click();
+  const shell = new Shell(page);
+  await shell.accountMenu.click();
   await shell.logOut.click();
   await new LoginPage(page).heading.waitFor();
 });

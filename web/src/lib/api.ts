@@ -36,6 +36,11 @@ export function setCsrfToken(token: string): void {
   csrfToken = token;
 }
 
+/** getCsrfToken is the session's CSRF token ('' without a session). */
+export function getCsrfToken(): string {
+  return csrfToken;
+}
+
 /**
  * setUnauthorizedHandler registers what happens when the server answers 401
  * to a request made with a session: the session ended (expired, revoked, or

@@ -11,6 +11,7 @@ import { ClusterUsage } from './ClusterUsage';
 import { ConnectHelp } from './ConnectHelp';
 import { NodeTable } from './NodeTable';
 import { ProjectList } from './ProjectList';
+import { useTerminal } from '../terminal/TerminalContext';
 import { Workloads } from '../workload/Workloads';
 
 /** ClusterPage shows one cluster: health, capacity, nodes, projects, how to connect. */
@@ -23,6 +24,7 @@ export function ClusterPage() {
   const known = cluster.isSuccess;
   const nodes = useNodes(name, known);
   const projects = useProjects(name, known);
+  const terminal = useTerminal();
 
   const breadcrumb = (
     <nav aria-label={t('Breadcrumb')} className="breadcrumb">
@@ -70,6 +72,9 @@ export function ClusterPage() {
           {c.displayName && <p className="muted">{c.displayName}</p>}
           {!c.ready && c.message && <p className="cluster-message">{c.message}</p>}
         </div>
+        <button type="button" className="button" onClick={() => terminal.openTerminal({ cluster: c.name })}>
+          {t('Open a terminal')}
+        </button>
       </div>
       <div className="card summary-card">
         <dl className="facts">

@@ -3,11 +3,31 @@ import { useTranslation } from 'react-i18next';
 import { Link, useLocation } from 'react-router';
 import { isAdmin } from '../../lib/api';
 import { useSession } from '../../lib/session';
+import { TerminalProvider, useTerminal } from '../terminal/TerminalContext';
 import { LanguageSwitch } from './LanguageSwitch';
 import { UserMenu } from './UserMenu';
 
-/** AppShell frames every page of a logged-in user: header, navigation, main. */
+/** AppShell frames every page of a logged-in user: header, navigation, main, terminal. */
 export function AppShell({ children }: { children: ReactNode }) {
+  return (
+    <TerminalProvider>
+      <Shell>{children}</Shell>
+    </TerminalProvider>
+  );
+}
+
+/** TerminalButton opens the web terminal in the page's cluster (also Ctrl+`). */
+function TerminalButton() {
+  const { t } = useTranslation();
+  const terminal = useTerminal();
+  return (
+    <button type="button" className="button small" aria-pressed={terminal.open} onClick={terminal.toggle} title={t('Terminal (Ctrl+`)')}>
+      {t('Terminal')}
+    </button>
+  );
+}
+
+function Shell({ children }: { children: ReactNode }) {
   const { t } = useTranslation();
   const { pathname } = useLocation();
   // A cluster's pages belong to "Clusters" too.
@@ -35,6 +55,7 @@ export function AppShell({ children }: { children: ReactNode }) {
           )}
         </nav>
         <div className="header-tools">
+          <TerminalButton />
           <LanguageSwitch />
           <UserMenu />
         </div>

@@ -11,6 +11,7 @@ import { useNow } from '../common/useNow';
 import { useTitle } from '../common/useTitle';
 import { PodLogs } from './Logs';
 import { ConditionsSection, EventsSection, OwnerLink } from '../resource/sections';
+import { ExecButton } from './ExecButton';
 
 /** forDisplay drops managedFields: long, and of no use to a reader. */
 function forDisplay(p: Pod): string {
@@ -103,6 +104,7 @@ export function PodDetails() {
 
       <section className="section" aria-labelledby="containers-title">
         <h2 id="containers-title">{t('glossary|Containers')}</h2>
+        <ExecButton cluster={cluster} namespace={namespace} pod={name} containers={(pod.spec?.containers ?? []).map((c) => c.name)} />
         <div className="table-scroll">
           <table className="data-table" aria-labelledby="containers-title">
             <thead>
