@@ -17,6 +17,9 @@ const ApplyPage = lazy(() => import('./components/apply/ApplyPage').then((m) => 
 // The "New training task" form carries the YAML library for its preview.
 const NewTaskPage = lazy(() => import('./components/mltask/NewTaskPage').then((m) => ({ default: m.NewTaskPage })));
 
+const NotificationsPage = lazy(() =>
+  import('./components/notifications/NotificationsPage').then((m) => ({ default: m.NotificationsPage })),
+);
 const PodDetails = lazy(() => import('./components/pod/Details').then((m) => ({ default: m.PodDetails })));
 const AdminPage = lazy(() => import('./components/admin/AdminPage').then((m) => ({ default: m.AdminPage })));
 const PasswordPage = lazy(() => import('./components/auth/PasswordPage').then((m) => ({ default: m.PasswordPage })));
@@ -101,6 +104,14 @@ export function AppRoutes() {
           element={
             <Suspense fallback={<Loading />}>
               <ApplyPage />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/notifications"
+          element={
+            <Suspense fallback={<Loading />}>
+              <NotificationsPage />
             </Suspense>
           }
         />

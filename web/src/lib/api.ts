@@ -320,6 +320,40 @@ export function getCluster(name: string, signal?: AbortSignal): Promise<Cluster>
   return request<Cluster>(`/v1/clusters/${encodeURIComponent(name)}`, { signal });
 }
 
+/** Notification is one entry of the user's feed (access granted). */
+export interface Notification {
+  name: string;
+  reason: string;
+  cluster?: string;
+  project?: string;
+  roleTemplate?: string;
+  via?: string;
+  message: string;
+  kubeconfigURL: string;
+  time: string;
+  readTime?: string;
+}
+
+/** NotificationFeed is the newest notifications and the unread count. */
+export interface NotificationFeed {
+  items: Notification[];
+  unread: number;
+}
+
+/** listNotifications reads the newest 100 notifications. */
+export async function listNotifications(signal?: AbortSignal): Promise<NotificationFeed> {
+  const page = await request<NotificationFeed>('/v1/notifications?limit=100', { signal });
+  return { items: page.items ?? [], unread: page.unread ?? 0 };
+}
+
+export function markNotificationRead(name: string): Promise<void> {
+  return request<void>(`/v1/notifications/${encodeURIComponent(name)}/read`, { method: 'POST' });
+}
+
+export function markAllNotificationsRead(): Promise<void> {
+  return request<void>('/v1/notifications/read', { method: 'POST' });
+}
+
 export function listProjects(cluster: string, signal?: AbortSignal): Promise<Project[]> {
   return listAll<Project>(`/v1/projects?cluster=${encodeURIComponent(cluster)}`, signal);
 }

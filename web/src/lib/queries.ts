@@ -1,6 +1,6 @@
 // React Query hooks over the /v1 API, so every page shares one cache.
 import { useQuery } from '@tanstack/react-query';
-import { getCluster, listClusters, listProjects } from './api';
+import { getCluster, listClusters, listNotifications, listProjects } from './api';
 
 // Cluster health and usage change on their own (the server probes every
 // few seconds) and /v1 has no watch: the overview refreshes itself.
@@ -27,5 +27,19 @@ export function useProjects(cluster: string, enabled = true) {
     queryKey: ['v1', 'projects', cluster],
     queryFn: ({ signal }) => listProjects(cluster, signal),
     enabled,
+  });
+}
+
+// /v1 has no watch for notifications either: the feed is read again every
+// half minute and after each change the user makes.
+const NOTIFICATION_REFRESH_MS = 30_000;
+
+export const notificationsKey = ['v1', 'notifications'];
+
+export function useNotifications() {
+  return useQuery({
+    queryKey: notificationsKey,
+    queryFn: ({ signal }) => listNotifications(signal),
+    refetchInterval: NOTIFICATION_REFRESH_MS,
   });
 }

@@ -2,6 +2,7 @@ import type { ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useLocation } from 'react-router';
 import { isAdmin } from '../../lib/api';
+import { useNotifications } from '../../lib/queries';
 import { useSession } from '../../lib/session';
 import { TerminalProvider, useTerminal } from '../terminal/TerminalContext';
 import { LanguageSwitch } from './LanguageSwitch';
@@ -27,6 +28,27 @@ function TerminalButton() {
   );
 }
 
+/** NotificationsLink leads to the feed and says how many are unread. */
+function NotificationsLink({ active }: { active: boolean }) {
+  const { t } = useTranslation();
+  const unread = useNotifications().data?.unread ?? 0;
+  return (
+    <Link
+      to="/notifications"
+      className={active ? 'active' : undefined}
+      aria-current={active ? 'page' : undefined}
+      aria-label={unread > 0 ? t('Notifications, {{count}} unread', { count: unread }) : t('Notifications')}
+    >
+      {t('Notifications')}
+      {unread > 0 && (
+        <span className="nav-count" aria-hidden="true">
+          {unread}
+        </span>
+      )}
+    </Link>
+  );
+}
+
 function Shell({ children }: { children: ReactNode }) {
   const { t } = useTranslation();
   const { pathname } = useLocation();
@@ -48,6 +70,7 @@ function Shell({ children }: { children: ReactNode }) {
           <Link to="/" className={inClusters ? 'active' : undefined} aria-current={pathname === '/' ? 'page' : undefined}>
             {t('glossary|Clusters')}
           </Link>
+          <NotificationsLink active={pathname === '/notifications'} />
           {admin && (
             <Link to="/admin" className={pathname.startsWith('/admin') ? 'active' : undefined} aria-current={pathname.startsWith('/admin') ? 'page' : undefined}>
               {t('Administration')}
