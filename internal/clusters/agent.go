@@ -260,8 +260,11 @@ func (r *Registry) RegisterAgent(ctx context.Context, token string, creds Creden
 		d.Disconnect(cluster)
 	}
 	if c.Spec.Source.Agent.ProxyCredentials == nil || c.Spec.Source.Agent.ManagementCredentials == nil {
+		// A merge patch, not an update: the health controller writes the
+		// status meanwhile, which changes the resourceVersion.
+		base := c.DeepCopy()
 		c.Spec.Source.Agent = &want
-		if err := r.client.Update(ctx, &c); err != nil {
+		if err := r.client.Patch(ctx, &c, client.MergeFrom(base)); err != nil {
 			return "", "", fmt.Errorf("record credentials of %s: %w", cluster, err)
 		}
 	}

@@ -187,6 +187,7 @@ func TestAgentCluster(t *testing.T) {
 		ra := startAgent(t, s, agent.Options{Token: added.Token, Local: env.Cluster(t, "edge").RESTConfig(), State: agent.FileStore{Dir: t.TempDir()}})
 		select {
 		case err := <-ra.done:
+			ra.done <- err
 			if err == nil || !strings.Contains(err.Error(), "already used") || !strings.Contains(err.Error(), "--reissue") {
 				t.Fatalf("agent with a used token: %v", err)
 			}
