@@ -193,7 +193,7 @@ func hostPort(host string) (string, error) {
 	if err != nil || u.Host == "" {
 		u, err = url.Parse("https://" + host)
 	}
-	if err != nil || u.Host == "" {
+	if err != nil || u.Hostname() == "" {
 		return "", fmt.Errorf("invalid API server address %q", host)
 	}
 	if u.Port() != "" {

@@ -47,22 +47,27 @@ type reissueRequest struct {
 	ClusterAdmin bool `json:"clusterAdmin,omitempty"`
 }
 
-// Unauthenticated agent endpoints are rate limited as a whole: each request
-// costs a read of the management cluster, and guessing a 256-bit token is
-// hopeless anyway.
-var agentLimiter = rate.NewLimiter(rate.Limit(20), 40)
+// Unauthenticated agent endpoints are rate limited as a whole: registration
+// and manifests cost a read of the management cluster (guessing a 256-bit
+// token is hopeless anyway). Connects read the cache only and come in
+// bursts when a server restarts and every agent returns, so their limit is
+// far higher.
+var (
+	registrationLimiter = rate.NewLimiter(rate.Limit(20), 40)
+	connectLimiter      = rate.NewLimiter(rate.Limit(200), 2000)
+)
 
 func (a *API) registerAgents(mux *http.ServeMux) {
 	mux.Handle("POST /v1/clusters/agent", a.authed(a.admin(a.addAgentCluster)))
 	mux.Handle("POST /v1/clusters/{name}/agent-token", a.authed(a.admin(a.reissueAgentToken)))
-	mux.HandleFunc("GET /v1/import/{file}", a.limited(a.importManifest))
-	mux.HandleFunc("POST /v1/agent/register", a.limited(a.registerAgent))
-	mux.HandleFunc("GET /v1/connect", a.limited(a.connectAgent))
+	mux.HandleFunc("GET /v1/import/{file}", limited(registrationLimiter, a.importManifest))
+	mux.HandleFunc("POST /v1/agent/register", limited(registrationLimiter, a.registerAgent))
+	mux.HandleFunc("GET /v1/connect", limited(connectLimiter, a.connectAgent))
 }
 
-func (a *API) limited(next http.HandlerFunc) http.HandlerFunc {
+func limited(l *rate.Limiter, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !agentLimiter.Allow() {
+		if !l.Allow() {
 			w.Header().Set("Retry-After", "1")
 			writeError(w, http.StatusTooManyRequests, "TooManyRequests", "too many requests; retry in a second")
 			return

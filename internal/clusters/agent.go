@@ -254,9 +254,17 @@ func (r *Registry) RegisterAgent(ctx context.Context, token string, creds Creden
 		ProxyCredentials:      &mgmtv1.SecretReference{Name: secretName(cluster, string(IdentityProxy))},
 		ManagementCredentials: &mgmtv1.SecretReference{Name: secretName(cluster, string(IdentityManager))},
 	}
+	// An agent registered before holds a credential that no longer
+	// verifies; its open tunnel is closed so it must show the new one.
+	if d, ok := r.tunnels.(interface{ Disconnect(string) }); ok {
+		d.Disconnect(cluster)
+	}
 	if c.Spec.Source.Agent.ProxyCredentials == nil || c.Spec.Source.Agent.ManagementCredentials == nil {
+		// A merge patch, not an update: the health controller writes the
+		// status meanwhile, which changes the resourceVersion.
+		base := c.DeepCopy()
 		c.Spec.Source.Agent = &want
-		if err := r.client.Update(ctx, &c); err != nil {
+		if err := r.client.Patch(ctx, &c, client.MergeFrom(base)); err != nil {
 			return "", "", fmt.Errorf("record credentials of %s: %w", cluster, err)
 		}
 	}

@@ -12,7 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -182,7 +184,17 @@ func (h *HealthReconciler) probe(ctx context.Context, cluster string, status *mg
 	cfg.Timeout = h.Options.Timeout
 	ctx, cancel := context.WithTimeout(ctx, h.Options.Timeout)
 	defer cancel()
-	cs, err := kubernetes.NewForConfig(cfg)
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
+	if cfg.Dial != nil {
+		// client-go cannot cache a transport with a custom dialler (agent
+		// clusters), so each probe has its own: close its tunnel streams
+		// now rather than after the idle timeout.
+		defer utilnet.CloseIdleConnectionsFor(hc.Transport)
+	}
+	cs, err := kubernetes.NewForConfigAndClient(cfg, hc)
 	if err != nil {
 		return fmt.Errorf("client: %w", err)
 	}

@@ -87,9 +87,7 @@ func TestAgentCluster(t *testing.T) {
 	// credential in the manifest's namespace.
 	edgeAdmin := env.Client(t, "edge")
 	store := agent.SecretStore{Client: edgeAdmin, Namespace: agent.Namespace, Name: agent.StateSecret}
-	connected := make(chan struct{}, 16)
-	onConnect := func() { connected <- struct{}{} }
-	ag := startAgent(t, s, agent.Options{Token: added.Token, Local: agentConfig(t, "edge"), State: store, OnConnect: onConnect})
+	ag := startAgent(t, s, agent.Options{Token: added.Token, Local: agentConfig(t, "edge"), State: store})
 	waitReady(t, s, "edge", "True/"+mgmtv1.ClusterReasonHealthy, framework.Medium)
 	st, err := store.Load(ctx)
 	if err != nil || st.Cluster != "edge" || !strings.HasPrefix(st.Credential, "bka_") {
@@ -108,6 +106,7 @@ func TestAgentCluster(t *testing.T) {
 		return f
 	}
 	kc := kcBody()
+	outer := t
 
 	t.Run("kubectl reaches the agent cluster through the tunnel", func(t *testing.T) {
 		// RBAC sync writes the administrator's binding through the tunnel.
@@ -168,7 +167,8 @@ func TestAgentCluster(t *testing.T) {
 		}
 		// The agent comes back with its stored credential; the token is
 		// not needed (and no longer usable).
-		ag = startAgent(t, s, agent.Options{Local: agentConfig(t, "edge"), State: store, OnConnect: onConnect})
+		// Started for the whole test, not this subtest: later rows need it.
+		ag = startAgent(outer, s, agent.Options{Local: agentConfig(t, "edge"), State: store})
 		waitReady(t, s, "edge", "True/"+mgmtv1.ClusterReasonHealthy, framework.Medium)
 		if out, err := kubectl(t, kc, "--context", "edge", "get", "nodes", "-o", "name"); err != nil || !strings.Contains(out, "node/edge-cpu") {
 			t.Fatalf("after reconnect: %v %s", err, out)
@@ -187,6 +187,7 @@ func TestAgentCluster(t *testing.T) {
 		ra := startAgent(t, s, agent.Options{Token: added.Token, Local: env.Cluster(t, "edge").RESTConfig(), State: agent.FileStore{Dir: t.TempDir()}})
 		select {
 		case err := <-ra.done:
+			ra.done <- err
 			if err == nil || !strings.Contains(err.Error(), "already used") || !strings.Contains(err.Error(), "--reissue") {
 				t.Fatalf("agent with a used token: %v", err)
 			}
@@ -333,6 +334,40 @@ func TestAgentCluster(t *testing.T) {
 		if code, _ := call(t, s, "", "GET", "/v1/import/"+reissued.Token, nil); code != http.StatusNotFound {
 			t.Errorf("manifest without .yaml: %d", code)
 		}
+	})
+
+	t.Run("a new registration replaces the credential and closes the old agent's tunnel", func(t *testing.T) {
+		code, body := call(t, s, root, "POST", "/v1/clusters/edge/agent-token", nil)
+		if code != http.StatusCreated {
+			t.Fatalf("reissue: %d %s", code, body)
+		}
+		var again api.AgentCluster
+		mustJSON(t, body, &again)
+		creds, err := clusters.Provision(ctx, env.Cluster(t, "edge").RESTConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, body = call(t, s, again.Token, "POST", agent.RegisterPath, agent.RegisterRequest{ProxyKubeconfig: string(creds.Proxy), ManagerKubeconfig: string(creds.Manager)})
+		if code != http.StatusOK {
+			t.Fatalf("register again: %d %s", code, body)
+		}
+		// The old agent is cut off and, reconnecting, is told why.
+		framework.Eventually(t, framework.Short, func() error {
+			if !strings.Contains(ag.logs.String(), "server refused the agent (HTTP 401): agent credential refused") {
+				var lines []string
+				for _, l := range strings.Split(s.Logs.String(), "\n") {
+					if strings.Contains(l, "agent") {
+						lines = append(lines, l)
+					}
+				}
+				return fmt.Errorf("old agent not refused yet:\n%s\nserver:\n%s", ag.logs, strings.Join(lines, "\n"))
+			}
+			return nil
+		})
+		if s.App.Tunnels.Connected("edge") {
+			t.Fatal("the old agent is still connected")
+		}
+		waitReady(t, s, "edge", "False/"+mgmtv1.ClusterReasonAgentDisconnected, 10*time.Second)
 	})
 
 	t.Run("removing the cluster closes its tunnel and revokes the credential", func(t *testing.T) {

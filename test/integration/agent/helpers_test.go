@@ -160,10 +160,12 @@ func startAgent(t *testing.T, s *testserver.Server, opts agent.Options) *running
 }
 
 // stop ends the agent as a killed process would: its tunnel goes away.
+// It returns at once when the agent has ended and its result was taken.
 func (ra *runningAgent) stop() {
 	ra.cancel()
 	select {
-	case <-ra.done:
+	case err := <-ra.done:
+		ra.done <- err
 	case <-time.After(framework.Short):
 	}
 }

@@ -119,6 +119,43 @@ func TestKilledAgentProcess(t *testing.T) {
 	}
 	mustJSON(t, body, &added)
 
+	t.Run("bokujo clusters add-agent prints the commands", func(t *testing.T) {
+		bin := filepath.Join(framework.BinDir(t), "bokujo")
+		cfg := filepath.Join(t.TempDir(), "config.json")
+		cli := func(stdin string, args ...string) (string, error) {
+			cmd := exec.Command(bin, args...)
+			cmd.Env = append(os.Environ(), "BOKUJO_CONFIG="+cfg)
+			cmd.Stdin = strings.NewReader(stdin)
+			out, err := cmd.CombinedOutput()
+			return string(out), err
+		}
+		if out, err := cli(password+"\n", "login", s.URL, "--ca-file", s.CAFile, "--username", "ops", "--password-stdin"); err != nil {
+			t.Fatalf("login: %v\n%s", err, out)
+		}
+		out, err := cli("", "clusters", "add-agent", "edge-cli")
+		if err != nil || !strings.Contains(out, "kubectl apply -f '"+s.URL+"/v1/import/bkr_") ||
+			!strings.Contains(out, "curl -fsS --cacert bokujo-ca.crt") || !strings.Contains(out, "BEGIN CERTIFICATE") ||
+			!strings.Contains(out, "helm install bokujo-agent charts/bokujo-agent") {
+			t.Fatalf("add-agent: %v\n%s", err, out)
+		}
+		t.Cleanup(func() { _ = s.App.Registry.Remove(ctx, "edge-cli") })
+		if out, err := cli("", "clusters", "add-agent", "edge-cli", "--reissue"); err != nil || !strings.Contains(out, "/v1/import/bkr_") {
+			t.Fatalf("add-agent --reissue: %v\n%s", err, out)
+		}
+		if out, err := cli("", "clusters", "add-agent", "edge-cli"); err == nil || !strings.Contains(out, "already exists") {
+			t.Fatalf("add-agent twice: %v\n%s", err, out)
+		}
+		if out, err := cli("", "clusters", "add-agent", "Bad_Name"); err == nil || !strings.Contains(out, "invalid cluster name") {
+			t.Fatalf("add-agent with a bad name: %v\n%s", err, out)
+		}
+		if out, err := cli("", "agent", "--kubeconfig", env.Cluster(t, "edge").KubeconfigPath(), "--state-dir", t.TempDir()); err == nil || !strings.Contains(out, "--server is required") {
+			t.Fatalf("agent without --server: %v\n%s", err, out)
+		}
+		if out, err := cli("", "agent", "--server", s.URL, "--ca-file", s.CAFile, "--kubeconfig", env.Cluster(t, "edge").KubeconfigPath(), "--state-dir", t.TempDir()); err == nil || !strings.Contains(out, "no registration token") {
+			t.Fatalf("agent without a token: %v\n%s", err, out)
+		}
+	})
+
 	stateDir := t.TempDir()
 	kubeconfig := env.Cluster(t, "edge").KubeconfigPath()
 	cmd, logs := agentProcess(t, s, kubeconfig, stateDir, added.Token)
