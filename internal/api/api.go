@@ -82,6 +82,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.registerAuthProviders(mux)
 	a.registerNotifications(mux)
 	a.registerAgents(mux)
+	a.registerReleases(mux)
 }
 
 type ctxKey struct{}

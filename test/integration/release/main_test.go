@@ -37,7 +37,10 @@ const cluster = "dev"
 
 func TestMain(m *testing.M) {
 	ctrl.SetLogger(funcr.New(func(prefix, args string) { fmt.Fprintln(os.Stderr, prefix, args) }, funcr.Options{}))
-	framework.Main(m, &env, framework.ClusterSpec{Name: cluster, Nodes: localcluster.CPUNodes("dev-cpu", 2)})
+	framework.Main(m, &env,
+		framework.ClusterSpec{Name: "mgmt"},
+		framework.ClusterSpec{Name: cluster, Nodes: localcluster.CPUNodes("dev-cpu", 2)},
+	)
 }
 
 var installOnce sync.Once
