@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -39,6 +40,7 @@ func NewClient(cfg *rest.Config) (*Client, error) {
 	mapper := meta.NewDefaultRESTMapper(nil)
 	mapper.Add(deliveryv1.GroupVersion.WithKind("Release"), meta.RESTScopeNamespace)
 	mapper.Add(deliveryv1.GroupVersion.WithKind("ReleaseList"), meta.RESTScopeNamespace)
+	mapper.Add(appsv1.SchemeGroupVersion.WithKind("Deployment"), meta.RESTScopeNamespace)
 	c, err := client.New(cfg, client.Options{Scheme: clientScheme, Mapper: mapper})
 	if err != nil {
 		return nil, err
@@ -220,4 +222,17 @@ func Summarize(r *deliveryv1.Release) Summary {
 		s.Reason, s.Message = c.Reason, c.Message
 	}
 	return s
+}
+
+// Containers names the containers of a Deployment's pod template.
+func (c *Client) Containers(ctx context.Context, ns, deployment string) ([]string, error) {
+	dep := &appsv1.Deployment{}
+	if err := c.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: deployment}, dep); err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, ctr := range dep.Spec.Template.Spec.Containers {
+		names = append(names, ctr.Name)
+	}
+	return names, nil
 }

@@ -43,7 +43,41 @@ func TestMain(m *testing.M) {
 	)
 }
 
-var installOnce sync.Once
+var (
+	installOnce sync.Once
+	installErr  error
+)
+
+// installCRDs installs the delivery CRDs in the test cluster once.
+func installCRDs(t *testing.T) {
+	t.Helper()
+	installOnce.Do(func() {
+		list, err := crds.CRDs()
+		if err != nil {
+			installErr = err
+			return
+		}
+		installErr = crdinstall.Install(context.Background(), env.RESTConfig(t, cluster), list)
+	})
+	if installErr != nil {
+		t.Fatal(installErr)
+	}
+}
+
+// mustDeliveryClient is an admin client of the test cluster with the
+// delivery types.
+func mustDeliveryClient(t *testing.T) client.Client {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	if err := release.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(env.RESTConfig(t, cluster), client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
 
 // startController installs the delivery CRDs and runs the Release
 // controller in a manager against the test cluster until the test ends. It
@@ -51,18 +85,7 @@ var installOnce sync.Once
 func startController(t *testing.T, opts release.Options) client.Client {
 	t.Helper()
 	cfg := env.RESTConfig(t, cluster)
-	var installErr error
-	installOnce.Do(func() {
-		list, err := crds.CRDs()
-		if err != nil {
-			installErr = err
-			return
-		}
-		installErr = crdinstall.Install(context.Background(), cfg, list)
-	})
-	if installErr != nil {
-		t.Fatal(installErr)
-	}
+	installCRDs(t)
 	scheme := runtime.NewScheme()
 	if err := release.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
