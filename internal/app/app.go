@@ -42,6 +42,7 @@ import (
 	"bokujo.io/bokujo/internal/crdinstall"
 	"bokujo.io/bokujo/internal/drivers"
 	"bokujo.io/bokujo/internal/fleet"
+	"bokujo.io/bokujo/internal/metrics"
 	"bokujo.io/bokujo/internal/mltask"
 	"bokujo.io/bokujo/internal/notify"
 	"bokujo.io/bokujo/internal/proxy"
@@ -80,6 +81,10 @@ type Options struct {
 	// AgentImage is the image import manifests run for `bokujo agent`
 	// (default ghcr.io/bokujo/bokujo:<version>).
 	AgentImage string
+	// MetricsListen, when set, is the host:port serving Prometheus metrics
+	// at /metrics over plain HTTP without authentication (see
+	// internal/metrics): keep it reachable only by the scraper.
+	MetricsListen string
 	// SeveralPerProcess lets tests and benchmarks run more than one server
 	// in a process; controller-runtime otherwise refuses a second
 	// controller of the same name (their metrics would collide).
@@ -99,6 +104,9 @@ type App struct {
 	Fleet    *fleet.Runner
 	// Tunnels holds the agents' sessions.
 	Tunnels *tunnel.Server
+	// MetricsAddr is where /metrics is served, when Options.MetricsListen
+	// was set.
+	MetricsAddr string
 
 	log      *slog.Logger
 	cancel   context.CancelFunc
@@ -273,7 +281,14 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 
 	a.Server = server.New(server.Options{
 		Addr: opts.Listen, Certificate: opts.Certificate, Logger: log,
-		Wrap: px.Mount,
+		Wrap: func(h http.Handler) http.Handler {
+			return metrics.Instrument(px.Mount(h), metrics.Options{KnownCluster: func(name string) bool {
+				if clusters.ValidateName(name) != nil {
+					return false
+				}
+				return mgr.GetClient().Get(context.Background(), client.ObjectKey{Name: name}, &mgmtv1.Cluster{}) == nil
+			}})
+		},
 		ReadyChecks: []server.Check{{Name: "management-cluster", Fn: func(ctx context.Context) error {
 			var list mgmtv1.ClusterList
 			return mgr.GetAPIReader().List(ctx, &list, client.Limit(1))
@@ -292,6 +307,19 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 		return nil, err
 	}
 	a.Server.Handle("/", ui)
+	if opts.MetricsListen != "" {
+		addr, done, err := metrics.Serve(mctx, opts.MetricsListen)
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("serve metrics on %s: %w", opts.MetricsListen, err)
+		}
+		a.MetricsAddr = addr.String()
+		go func() {
+			if err := <-done; err != nil {
+				log.Error("metrics listener stopped", "err", err)
+			}
+		}()
+	}
 	if err := a.Server.Start(); err != nil {
 		cancel()
 		return nil, err

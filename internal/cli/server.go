@@ -15,7 +15,7 @@ import (
 )
 
 func newServerCommand(s Streams) *cobra.Command {
-	var kubeconfig, listen, publicURL, certFile, keyFile, caFile, dataDir string
+	var kubeconfig, listen, publicURL, certFile, keyFile, caFile, dataDir, metricsListen string
 	var leaderElect, allowLoopback, verbose bool
 	var groupRefresh time.Duration
 	cmd := &cobra.Command{
@@ -48,7 +48,7 @@ kubeconfig points at (any Kubernetes cluster); run several replicas with
 			log := newLogger(s.Err, verbose)
 			a, err := app.Start(cmd.Context(), app.Options{
 				Management: mgmt, Listen: listen, PublicURL: publicURL, Certificate: cert, CACertPEM: caPEM,
-				DataDir: dataDir, LeaderElection: leaderElect, Logger: log, GroupRefreshInterval: groupRefresh,
+				DataDir: dataDir, LeaderElection: leaderElect, Logger: log, GroupRefreshInterval: groupRefresh, MetricsListen: metricsListen,
 				ClusterPolicy: clusters.Policy{AllowLoopback: allowLoopback, ServerAddrs: []string{listen}},
 			})
 			if err != nil {
@@ -75,6 +75,7 @@ kubeconfig points at (any Kubernetes cluster); run several replicas with
 	f.BoolVar(&leaderElect, "leader-elect", false, "elect one replica to run the controllers")
 	f.BoolVar(&allowLoopback, "allow-loopback-clusters", false, "allow importing clusters on the server's own loopback addresses")
 	f.DurationVar(&groupRefresh, "group-refresh-interval", auth.DefaultGroupRefreshInterval, "how often external users' groups are read again from their identity providers")
+	f.StringVar(&metricsListen, "metrics-listen", "0.0.0.0:9464", "address to serve Prometheus metrics on, plain HTTP without authentication (empty: off)")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log more")
 	return cmd
 }

@@ -87,6 +87,8 @@ type Options struct {
 	// Notify, when set, is told of notable moves (to announce them in chat).
 	// It must not block.
 	Notify func(Event)
+	// ClusterName labels the controller's metrics.
+	ClusterName string
 }
 
 // AddToScheme registers the types the controller uses: the delivery API and
@@ -711,6 +713,15 @@ func (r *Reconciler) checkService(ctx context.Context, rel *deliveryv1.Release, 
 }
 
 func (r *Reconciler) setPhase(rel *deliveryv1.Release, phase deliveryv1.Phase, reason, msg, by string) {
+	if phase != rel.Status.Phase {
+		switch phase {
+		case deliveryv1.PhasePromoted, deliveryv1.PhaseRolledBack, deliveryv1.PhaseFailed:
+			releasesFinished.WithLabelValues(r.opts.ClusterName, string(phase), reason).Inc()
+		}
+		if reason == deliveryv1.ReasonStarted {
+			releasesStarted.WithLabelValues(r.opts.ClusterName).Inc()
+		}
+	}
 	rel.Status.Phase = phase
 	progressing := metav1.ConditionTrue
 	if rel.Finished() {
@@ -746,6 +757,11 @@ func (r *Reconciler) record(rel *deliveryv1.Release, reason, msg, by string) {
 }
 
 func (r *Reconciler) measure(rel *deliveryv1.Release, m deliveryv1.Measurement) {
+	kind := "prometheus"
+	if m.Name == "pods" {
+		kind = "pods"
+	}
+	measurements.WithLabelValues(r.opts.ClusterName, kind, string(m.Result)).Inc()
 	m.Step = rel.Status.Step
 	m.Time = metav1.NewTime(r.opts.Now())
 	m.Message = truncate(m.Message, 1024)

@@ -22,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	deliveryv1 "bokujo.io/bokujo/api/delivery/v1alpha1"
+	"bokujo.io/bokujo/internal/metrics"
 	"bokujo.io/bokujo/internal/release"
 	"bokujo.io/bokujo/test/framework"
 )
@@ -29,25 +30,21 @@ import (
 // startPrometheus runs the real Prometheus server (Debian package
 // prometheus, see hack/install-deps.sh) scraping target every second, and
 // returns its base URL.
-func startPrometheus(t *testing.T, target string) string {
+func startPrometheus(t *testing.T, targets ...string) string {
 	t.Helper()
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
 		t.Fatal("prometheus not found: run `make deps` (Debian package prometheus)")
 	}
 	dir := t.TempDir()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
+	cfg := "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n"
+	for i, target := range targets {
+		u, err := url.Parse(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg += fmt.Sprintf("- job_name: job%d\n  static_configs:\n  - targets: [%q]\n", i, u.Host)
 	}
-	cfg := fmt.Sprintf(`global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-scrape_configs:
-- job_name: app
-  static_configs:
-  - targets: [%q]
-`, u.Host)
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -128,9 +125,16 @@ func TestPrometheusAnalysis(t *testing.T) {
 	reg.MustRegister(errorRatio)
 	app := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	t.Cleanup(app.Close)
-	prom := startPrometheus(t, app.URL)
+	// Prometheus also scrapes bokujo's own metrics listener.
+	mctx, stopMetrics := context.WithCancel(context.Background())
+	t.Cleanup(stopMetrics)
+	maddr, _, err := metrics.Serve(mctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prom := startPrometheus(t, app.URL, "http://"+maddr.String())
 
-	c := startController(t, release.Options{})
+	c := startController(t, release.Options{ClusterName: "prom-test"})
 	ns := env.Namespace(t, cluster)
 	webApp(t, ns, 10, "web:v1")
 	cs := env.Client(t, cluster)
@@ -234,5 +238,28 @@ func TestPrometheusAnalysis(t *testing.T) {
 	w.Stop()
 	if w.minTotal < 10 {
 		t.Errorf("ready pods dropped to %d, want never below 10", w.minTotal)
+	}
+
+	// bokujo's metrics, as Prometheus scraped them, count one promoted and
+	// one rolled back release of this cluster.
+	for _, q := range []string{
+		`sum(bokujo_releases_finished_total{cluster="prom-test",outcome="Promoted"})`,
+		`sum(bokujo_releases_finished_total{cluster="prom-test",outcome="RolledBack",reason="AnalysisFailed"})`,
+		`sum(bokujo_releases_started_total{cluster="prom-test"})`,
+	} {
+		want := 1.0
+		if strings.Contains(q, "started") {
+			want = 2
+		}
+		framework.Eventually(t, framework.Medium, func() error {
+			v, err := promValue(prom, q)
+			if err != nil {
+				return err
+			}
+			if v != want {
+				return fmt.Errorf("%s = %g, want %g", q, v, want)
+			}
+			return nil
+		})
 	}
 }
