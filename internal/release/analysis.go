@@ -42,11 +42,22 @@ func (r *Reconciler) podHealth(ctx context.Context, rel *deliveryv1.Release, rs 
 	if m := rel.Spec.Analysis.MaxRestarts; m != nil {
 		maxRestarts = *m
 	}
+	var mine []corev1.Pod
 	for i := range pods.Items {
 		p := &pods.Items[i]
 		if ref := metav1.GetControllerOf(p); ref == nil || ref.UID != rs.UID || !p.DeletionTimestamp.IsZero() {
 			continue
 		}
+		mine = append(mine, *p)
+	}
+	return judgePods(mine, maxRestarts), nil
+}
+
+// judgePods gives the health verdict of the canary's pods.
+func judgePods(pods []corev1.Pod, maxRestarts int32) podHealth {
+	var h podHealth
+	for i := range pods {
+		p := &pods[i]
 		if p.Status.Phase == corev1.PodFailed {
 			h.failure = fmt.Sprintf("canary pod %s failed: %s", p.Name, orDefault(p.Status.Message, p.Status.Reason))
 			h.reason = deliveryv1.ReasonCanaryCrashLooping
@@ -69,7 +80,7 @@ func (r *Reconciler) podHealth(ctx context.Context, rel *deliveryv1.Release, rs 
 		h.failure = fmt.Sprintf("canary containers restarted %d times (at most %d allowed)", h.restarts, maxRestarts)
 		h.reason = deliveryv1.ReasonCanaryCrashLooping
 	}
-	return h, nil
+	return h
 }
 
 func podReady(p *corev1.Pod) bool {
