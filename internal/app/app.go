@@ -38,6 +38,7 @@ import (
 	"bokujo.io/bokujo/internal/api"
 	"bokujo.io/bokujo/internal/audit"
 	"bokujo.io/bokujo/internal/auth"
+	"bokujo.io/bokujo/internal/chatops"
 	"bokujo.io/bokujo/internal/clusters"
 	"bokujo.io/bokujo/internal/crdinstall"
 	"bokujo.io/bokujo/internal/drivers"
@@ -47,6 +48,7 @@ import (
 	"bokujo.io/bokujo/internal/notify"
 	"bokujo.io/bokujo/internal/proxy"
 	"bokujo.io/bokujo/internal/rbacsync"
+	"bokujo.io/bokujo/internal/release"
 	"bokujo.io/bokujo/internal/server"
 	"bokujo.io/bokujo/internal/tunnel"
 	"bokujo.io/bokujo/internal/web"
@@ -81,6 +83,9 @@ type Options struct {
 	// AgentImage is the image import manifests run for `bokujo agent`
 	// (default ghcr.io/bokujo/bokujo:<version>).
 	AgentImage string
+	// SlackSigningSecret turns the Slack endpoints on
+	// (/v1/chat/slack/commands and /interactions), verified with it.
+	SlackSigningSecret []byte
 	// MetricsListen, when set, is the host:port serving Prometheus metrics
 	// at /metrics over plain HTTP without authentication (see
 	// internal/metrics): keep it reachable only by the scraper.
@@ -249,9 +254,20 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create proxy: %w", err)
 	}
+	var slack *chatops.Slack
+	if len(opts.SlackSigningSecret) > 0 {
+		slack = chatops.New(chatops.Options{
+			SigningSecret: opts.SlackSigningSecret,
+			Users:         a.Auth,
+			Releases: func(ctx context.Context, cluster string, u *proxy.User) (*release.Client, error) {
+				return api.ReleaseClient(ctx, a.Registry, cluster, u)
+			},
+			Logger: log.With("component", "slack"),
+		})
+	}
 	v1 := api.New(api.Options{Authenticator: a.Auth, Grants: grants, Registry: a.Registry, Reader: mgr.GetClient(), Writer: mgr.GetClient(), Users: a.Auth,
 		Tokens: kubeconfigTokens{a.Auth}, Audit: a.Audit, PublicURL: publicURL, CACertPEM: opts.CACertPEM, Logger: log.With("component", "api"),
-		Tunnels: a.Tunnels, AgentImage: opts.AgentImage})
+		Tunnels: a.Tunnels, AgentImage: opts.AgentImage, Slack: slack})
 
 	mctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel

@@ -230,6 +230,12 @@ func (r *Reconciler) reconcile(ctx context.Context, rel *deliveryv1.Release, act
 	}
 	switch action {
 	case deliveryv1.ActionAbort:
+		if rel.Status.Step > rel.Status.Steps && !r.holds(ctx, rel) {
+			// Already handed to the Deployment: nothing left to roll back
+			// here; a rollback is a new Release.
+			r.record(rel, "ActionIgnored", "abort ignored: the Deployment already rolls out the new version; use `bokujo release rollback`", by)
+			return r.progress(ctx, rel)
+		}
 		return ctrl.Result{}, r.rollback(ctx, rel, deliveryv1.ReasonAbortedByUser, "aborted", by)
 	case deliveryv1.ActionPause:
 		rel.Status.PausedByUser = orDefault(by, "someone")
@@ -564,6 +570,16 @@ func healthyStatus(reason string) metav1.ConditionStatus {
 		return metav1.ConditionFalse
 	}
 	return metav1.ConditionUnknown
+}
+
+// holds reports whether this Release still holds its Deployment (true when
+// it cannot tell, so that an abort is not ignored on a read error).
+func (r *Reconciler) holds(ctx context.Context, rel *deliveryv1.Release) bool {
+	dep := &appsv1.Deployment{}
+	if err := r.client.Get(ctx, types.NamespacedName{Namespace: rel.Namespace, Name: rel.Spec.Deployment}, dep); err != nil {
+		return true
+	}
+	return dep.Annotations[deliveryv1.ActiveReleaseAnnotation] == rel.Name
 }
 
 // restoreDeployment gives the Deployment back its replica count and resumes

@@ -2,6 +2,7 @@ package release_test
 
 import (
 	"bytes"
+	"errors"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,8 +18,10 @@ import (
 
 	deliveryv1 "bokujo.io/bokujo/api/delivery/v1alpha1"
 	mgmtv1 "bokujo.io/bokujo/api/management/v1alpha1"
+	"bokujo.io/bokujo/internal/app"
 	"bokujo.io/bokujo/internal/auth"
 	"bokujo.io/bokujo/internal/cli"
+	"bokujo.io/bokujo/internal/clusters"
 	"bokujo.io/bokujo/internal/release"
 	"bokujo.io/bokujo/test/framework"
 	"bokujo.io/bokujo/test/framework/testserver"
@@ -26,32 +29,39 @@ import (
 
 const password = "correct horse battery staple"
 
-// shop is a bokujo server with cluster dev imported and project "shop"
-// (namespace shop-a in dev): alice is a project member, carol a project
-// viewer, bob has no grant.
+// shop is a bokujo server with cluster dev imported and project
+// PREFIXshop (namespace PREFIXshop-a in dev): alice is a project member,
+// carol a project viewer, bob has no grant; their bokujo names carry the
+// prefix too, since the tests of this package share the management cluster.
 type shop struct {
 	srv    *testserver.Server
 	tokens map[string]string
 	ns     string
+	prefix string
 }
 
-func startShop(t *testing.T) *shop {
+// user is the bokujo name of alice, bob or carol.
+func (s *shop) user(short string) string { return s.prefix + short }
+
+func startShop(t *testing.T, prefix string, options ...func(*app.Options)) *shop {
 	t.Helper()
-	srv := testserver.Start(t, env.RESTConfig(t, "mgmt"))
+	srv := testserver.Start(t, env.RESTConfig(t, "mgmt"), options...)
 	ctx := context.Background()
-	if err := srv.App.Registry.ImportConfig(ctx, cluster, "", env.RESTConfig(t, cluster)); err != nil {
+	// An earlier test of the package may have imported it already.
+	if err := srv.App.Registry.ImportConfig(ctx, cluster, "", env.RESTConfig(t, cluster)); err != nil && !errors.Is(err, clusters.ErrAlreadyExists) {
 		t.Fatalf("import dev: %v", err)
 	}
-	ns := "shop-a"
+	project, ns := prefix+"shop", prefix+"shop-a"
 	objs := []client.Object{
-		&mgmtv1.Project{ObjectMeta: metav1.ObjectMeta{Name: "shop"}, Spec: mgmtv1.ProjectSpec{ClusterName: cluster, Namespaces: []string{ns}}},
-		&mgmtv1.ProjectRoleTemplateBinding{ObjectMeta: metav1.ObjectMeta{Name: "alice-shop"}, Spec: mgmtv1.ProjectRoleTemplateBindingSpec{
-			ProjectName: "shop", RoleTemplateName: mgmtv1.RoleTemplateProjectMember, Subject: mgmtv1.Subject{Kind: mgmtv1.SubjectKindUser, Name: "alice"}}},
-		&mgmtv1.ProjectRoleTemplateBinding{ObjectMeta: metav1.ObjectMeta{Name: "carol-shop"}, Spec: mgmtv1.ProjectRoleTemplateBindingSpec{
-			ProjectName: "shop", RoleTemplateName: mgmtv1.RoleTemplateProjectViewer, Subject: mgmtv1.Subject{Kind: mgmtv1.SubjectKindUser, Name: "carol"}}},
+		&mgmtv1.Project{ObjectMeta: metav1.ObjectMeta{Name: project}, Spec: mgmtv1.ProjectSpec{ClusterName: cluster, Namespaces: []string{ns}}},
+		&mgmtv1.ProjectRoleTemplateBinding{ObjectMeta: metav1.ObjectMeta{Name: prefix + "alice-shop"}, Spec: mgmtv1.ProjectRoleTemplateBindingSpec{
+			ProjectName: project, RoleTemplateName: mgmtv1.RoleTemplateProjectMember, Subject: mgmtv1.Subject{Kind: mgmtv1.SubjectKindUser, Name: prefix + "alice"}}},
+		&mgmtv1.ProjectRoleTemplateBinding{ObjectMeta: metav1.ObjectMeta{Name: prefix + "carol-shop"}, Spec: mgmtv1.ProjectRoleTemplateBindingSpec{
+			ProjectName: project, RoleTemplateName: mgmtv1.RoleTemplateProjectViewer, Subject: mgmtv1.Subject{Kind: mgmtv1.SubjectKindUser, Name: prefix + "carol"}}},
 	}
-	s := &shop{srv: srv, tokens: map[string]string{}, ns: ns}
-	for _, u := range []string{"alice", "bob", "carol"} {
+	s := &shop{srv: srv, tokens: map[string]string{}, ns: ns, prefix: prefix}
+	for _, short := range []string{"alice", "bob", "carol"} {
+		u := prefix + short
 		if _, err := srv.App.Auth.CreateLocalUser(ctx, u, u, password); err != nil {
 			t.Fatalf("create %s: %v", u, err)
 		}
@@ -59,7 +69,7 @@ func startShop(t *testing.T) *shop {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.tokens[u] = tok
+		s.tokens[short] = tok
 	}
 	for _, o := range objs {
 		if err := srv.App.Client.Create(ctx, o); err != nil {
@@ -107,7 +117,7 @@ func (s *shop) call(t *testing.T, user, method, path string, body any) (int, []b
 // through /v1 and `bokujo release`, with the downstream RBAC of each user.
 func TestReleaseAPIAndCLIActAsTheUser(t *testing.T) {
 	c := startController(t, release.Options{})
-	s := startShop(t)
+	s := startShop(t, "api-")
 	webApp(t, s.ns, 4, "web:v1")
 	ctx := context.Background()
 	base := "/v1/clusters/dev/namespaces/" + s.ns + "/releases"
@@ -155,8 +165,8 @@ func TestReleaseAPIAndCLIActAsTheUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := waitPhase(t, c, s.ns, rel.Name, deliveryv1.PhasePaused, framework.Medium)
-	if got.Status.CreatedBy != "alice" {
-		t.Errorf("createdBy = %q, want alice", got.Status.CreatedBy)
+	if got.Status.CreatedBy != s.user("alice") {
+		t.Errorf("createdBy = %q, want %s", got.Status.CreatedBy, s.user("alice"))
 	}
 
 	// carol may look but not act.
@@ -165,15 +175,15 @@ func TestReleaseAPIAndCLIActAsTheUser(t *testing.T) {
 		t.Fatalf("carol get: %d %s", code, body)
 	}
 	code, body = s.call(t, "carol", "POST", base+"/"+rel.Name+"/actions", map[string]string{"action": "promote"})
-	if code != http.StatusForbidden || !strings.Contains(string(body), "bokujo:carol") {
+	if code != http.StatusForbidden || !strings.Contains(string(body), "bokujo:"+s.user("carol")) {
 		t.Fatalf("carol promote: %d %s, want 403 naming bokujo:carol", code, body)
 	}
 
 	// alice drives it with the CLI, in-process, logged in with her password.
 	run := cliRunner(t, s)
-	run("login", s.srv.URL, "--ca-file", s.srv.CAFile, "--username", "alice", "--password-stdin")
+	run("login", s.srv.URL, "--ca-file", s.srv.CAFile, "--username", s.user("alice"), "--password-stdin")
 	out := run("release", "status", "dev/"+s.ns+"/"+rel.Name)
-	for _, want := range []string{"Phase:       Paused", "Step:        1 of 2", "web: web:v1 → web:v2", "Started by:  alice", "WaitingForPromotion"} {
+	for _, want := range []string{"Phase:       Paused", "Step:        1 of 2", "web: web:v1 → web:v2", "Started by:  " + s.user("alice"), "WaitingForPromotion"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
 		}
@@ -188,7 +198,7 @@ func TestReleaseAPIAndCLIActAsTheUser(t *testing.T) {
 	out = run("release", "rollback", "dev/"+s.ns+"/"+rel.Name)
 	back := strings.Fields(out)[1]
 	final := waitPhase(t, c, s.ns, back, deliveryv1.PhasePromoted, framework.Medium)
-	if final.Spec.RollbackOf != rel.Name || final.Status.CreatedBy != "alice" {
+	if final.Spec.RollbackOf != rel.Name || final.Status.CreatedBy != s.user("alice") {
 		t.Errorf("rollback release: rollbackOf=%q createdBy=%q", final.Spec.RollbackOf, final.Status.CreatedBy)
 	}
 	d, err := env.Client(t, cluster).AppsV1().Deployments(s.ns).Get(ctx, "web", metav1.GetOptions{})

@@ -22,6 +22,7 @@ import (
 	deliveryv1 "bokujo.io/bokujo/api/delivery/v1alpha1"
 	mgmtv1 "bokujo.io/bokujo/api/management/v1alpha1"
 	"bokujo.io/bokujo/internal/api"
+	"bokujo.io/bokujo/internal/app"
 	"bokujo.io/bokujo/internal/chatops"
 	"bokujo.io/bokujo/internal/proxy"
 	"bokujo.io/bokujo/internal/release"
@@ -33,6 +34,7 @@ import (
 type slackStandIn struct {
 	secret  []byte
 	bokujo  string
+	hc      *http.Client
 	mu      sync.Mutex
 	replies []chatops.Message
 	hooks   []chatops.Message
@@ -76,7 +78,11 @@ func (s *slackStandIn) send(t *testing.T, path string, form url.Values, at time.
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Slack-Request-Timestamp", ts)
 	req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(chatops.Sign(secret, ts, []byte(body))))
-	resp, err := http.DefaultClient.Do(req)
+	hc := s.hc
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,10 +147,10 @@ func (s *slackStandIn) count() int {
 // project's channel hears about the release.
 func TestSlackChatOps(t *testing.T) {
 	installCRDs(t)
-	s := startShop(t)
+	secret := []byte("8f742231b10e8888abcd99yyyzzz85a5")
+	s := startShop(t, "chat-", func(o *app.Options) { o.SlackSigningSecret = secret })
 	ctx := context.Background()
 	mc := s.srv.App.Client
-	secret := []byte("8f742231b10e8888abcd99yyyzzz85a5")
 	slack := newSlackStandIn(t, secret)
 
 	// Link alice and carol to Slack accounts; nobody is linked to UNOBODY.
@@ -153,7 +159,7 @@ func TestSlackChatOps(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, u := range users.Items {
-		slackID := map[string]string{"alice": "UALICE", "carol": "UCAROL"}[u.Spec.Username]
+		slackID := map[string]string{s.user("alice"): "UALICE", s.user("carol"): "UCAROL"}[u.Spec.Username]
 		if slackID == "" {
 			continue
 		}
@@ -163,16 +169,16 @@ func TestSlackChatOps(t *testing.T) {
 		}
 	}
 	// The project's channel: an incoming webhook kept in a Secret.
-	hookSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "shop-slack", Namespace: mgmtv1.SystemNamespace},
+	hookSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: s.prefix + "shop-slack", Namespace: mgmtv1.SystemNamespace},
 		StringData: map[string]string{chatops.WebhookURLKey: slack.server.URL + "/hook"}}
 	if err := mc.Create(ctx, hookSecret); err != nil {
 		t.Fatal(err)
 	}
 	var p mgmtv1.Project
-	if err := mc.Get(ctx, client.ObjectKey{Name: "shop"}, &p); err != nil {
+	if err := mc.Get(ctx, client.ObjectKey{Name: s.prefix + "shop"}, &p); err != nil {
 		t.Fatal(err)
 	}
-	p.Annotations = map[string]string{chatops.WebhookSecretAnnotation: "shop-slack"}
+	p.Annotations = map[string]string{chatops.WebhookSecretAnnotation: s.prefix + "shop-slack"}
 	if err := mc.Update(ctx, &p); err != nil {
 		t.Fatal(err)
 	}
@@ -194,6 +200,20 @@ func TestSlackChatOps(t *testing.T) {
 	webApp(t, s.ns, 4, "web:v1")
 	target := "dev/" + s.ns + "/web"
 
+	t.Run("the server's own endpoint verifies and answers", func(t *testing.T) {
+		// The bokujo server started with a signing secret serves the same
+		// endpoints; its response URLs are limited to hooks.slack.com, so
+		// only inline answers are checked here.
+		direct := &slackStandIn{secret: secret, bokujo: s.srv.URL, server: slack.server, hc: s.srv.HTTPClient()}
+		code, m, raw := direct.command(t, "UNOBODY", "history dev/"+s.ns)
+		if code != http.StatusOK || !strings.Contains(m.Text, "not linked") {
+			t.Fatalf("%d %s", code, raw)
+		}
+		code, _, raw = direct.send(t, "/v1/chat/slack/commands", url.Values{"team_id": {"T1"}, "user_id": {"UALICE"}}, time.Now(), true)
+		if code != http.StatusUnauthorized {
+			t.Fatalf("forged: %d %s", code, raw)
+		}
+	})
 	t.Run("bad signature", func(t *testing.T) {
 		code, _, raw := slack.send(t, "/v1/chat/slack/commands", url.Values{"team_id": {"T1"}, "user_id": {"UALICE"}, "text": {"history dev/" + s.ns}}, time.Now(), true)
 		if code != http.StatusUnauthorized {
@@ -218,11 +238,11 @@ func TestSlackChatOps(t *testing.T) {
 			t.Fatalf("ack: %d %s", code, raw)
 		}
 		reply := slack.waitReply(t, false, "not allowed")
-		if !strings.Contains(reply.Text, "bokujo:carol") || reply.ResponseType != "ephemeral" {
-			t.Fatalf("refusal %+v, want ephemeral naming bokujo:carol", reply)
+		if !strings.Contains(reply.Text, "bokujo:"+s.user("carol")) || reply.ResponseType != "ephemeral" {
+			t.Fatalf("refusal %+v, want ephemeral naming bokujo:%s", reply, s.user("carol"))
 		}
 		var list deliveryv1.ReleaseList
-		if err := mustDeliveryClient(t).List(ctx, &list); err != nil || len(list.Items) != 0 {
+		if err := mustDeliveryClient(t).List(ctx, &list, client.InNamespace(s.ns)); err != nil || len(list.Items) != 0 {
 			t.Fatalf("releases after carol's refused command: %d (%v)", len(list.Items), err)
 		}
 	})
