@@ -3,6 +3,8 @@ package release_test
 import (
 	"context"
 	"fmt"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -260,7 +262,12 @@ func TestAbortPauseResumeRetry(t *testing.T) {
 		}
 		return nil
 	})
-	annotate(t, c, ns, "web-v2", deliveryv1.ActionPause, "carol")
+	// The real kubectl pauses it.
+	out, err := exec.Command(filepath.Join(framework.BinDir(t), "kubectl"), "--kubeconfig", env.Cluster(t, cluster).KubeconfigPath(),
+		"-n", ns, "annotate", "release", "web-v2", deliveryv1.ActionAnnotation+"=pause", deliveryv1.ActionByAnnotation+"=carol").CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl annotate: %v\n%s", err, out)
+	}
 	r := waitPhase(t, c, ns, "web-v2", deliveryv1.PhasePaused, framework.Short)
 	if r.Status.PausedByUser != "carol" {
 		t.Errorf("pausedByUser = %q", r.Status.PausedByUser)
