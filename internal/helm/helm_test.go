@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	releasecommon "helm.sh/helm/v4/pkg/release/common"
 	repo "helm.sh/helm/v4/pkg/repo/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
