@@ -213,7 +213,7 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	}
 	comps := opts.Components
 	if comps == nil {
-		comps = DefaultComponents()
+		comps = defaultComponents(&chatops.Announcer{Reader: mgr.GetClient(), Logger: log.With("component", "announce")})
 	}
 	a.Fleet = &fleet.Runner{Client: mgr.GetClient(), Configs: a.Registry, Components: comps,
 		Logger: log.With("component", "fleet"), ControllerLogger: logrFrom(log)}
@@ -345,8 +345,15 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 
 // DefaultComponents are the controllers bokujo runs in every downstream
 // cluster.
-func DefaultComponents() []fleet.Component {
-	return []fleet.Component{mltask.Component(mltask.Options{})}
+func DefaultComponents() []fleet.Component { return defaultComponents(nil) }
+
+// defaultComponents announces release events through a, when set.
+func defaultComponents(a *chatops.Announcer) []fleet.Component {
+	var notify func(string) func(release.Event)
+	if a != nil {
+		notify = a.Notify
+	}
+	return []fleet.Component{mltask.Component(mltask.Options{}), release.Component(release.Options{}, notify)}
 }
 
 // Done yields when the server or the controllers stop on their own.

@@ -370,7 +370,7 @@ func (r *Reconciler) progress(ctx context.Context, rel *deliveryv1.Release) (ctr
 	if dep.Annotations[deliveryv1.ActiveReleaseAnnotation] != rel.Name {
 		// Someone (or an earlier promotion whose status write was lost)
 		// released the Deployment: never scale it again.
-		if equality.Semantic.DeepEqual(&dep.Spec.Template, canaryTpl) {
+		if slices.Equal(images(&dep.Spec.Template), images(canaryTpl)) {
 			return r.finishPromotion(ctx, rel, dep)
 		}
 		return ctrl.Result{}, r.fail(rel, fmt.Sprintf("Deployment %s was released from this Release by someone else (annotation %s removed); start a new Release", dep.Name, deliveryv1.ActiveReleaseAnnotation))
@@ -524,7 +524,12 @@ func (r *Reconciler) promote(ctx context.Context, rel *deliveryv1.Release, dep *
 // template, then deletes the canary ReplicaSet and marks the release
 // promoted.
 func (r *Reconciler) finishPromotion(ctx context.Context, rel *deliveryv1.Release, dep *appsv1.Deployment) (ctrl.Result, error) {
-	if !rolledOut(dep) {
+	// Only a Deployment read after the hand-over counts: full count, new
+	// template, rolled out.
+	// Images, not the whole template, are compared: the API server's
+	// defaults may fill a template a Release gave in full.
+	if dep.Spec.Replicas == nil || *dep.Spec.Replicas != rel.Status.Replicas || dep.Spec.Paused ||
+		!slices.Equal(images(&dep.Spec.Template), rel.Status.CanaryImages) || !rolledOut(dep) || dep.Status.ReadyReplicas < rel.Status.Replicas {
 		return ctrl.Result{RequeueAfter: poll}, nil
 	}
 	rs, err := r.canaryReplicaSet(ctx, rel)
@@ -649,7 +654,7 @@ func (r *Reconciler) cleanupFinished(ctx context.Context, rel *deliveryv1.Releas
 			if err != nil && !apierrors.IsNotFound(err) {
 				return err
 			}
-			if err != nil || dep.Annotations[deliveryv1.ActiveReleaseAnnotation] != "" || deploymentReady(dep) {
+			if err != nil || dep.Annotations[deliveryv1.ActiveReleaseAnnotation] != "" || stableBack(dep, rel.Status.Replicas) {
 				if err := r.client.Delete(ctx, rs, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
 					return err
 				}
@@ -896,12 +901,13 @@ func rolledOut(dep *appsv1.Deployment) bool {
 	return s.ObservedGeneration >= dep.Generation && s.UpdatedReplicas == want && s.Replicas == want && s.AvailableReplicas == want
 }
 
-func deploymentReady(dep *appsv1.Deployment) bool {
-	want := int32(1)
-	if dep.Spec.Replicas != nil {
-		want = *dep.Spec.Replicas
-	}
-	return dep.Status.ObservedGeneration >= dep.Generation && dep.Status.ReadyReplicas >= want
+// stableBack reports whether a rolled back Deployment is at its full
+// replica count with every pod ready. The count comes from the Release, not
+// from the Deployment read: a cached copy from before the rollback still
+// has the lowered count and would call it done too early.
+func stableBack(dep *appsv1.Deployment, replicas int32) bool {
+	return dep.Spec.Replicas != nil && *dep.Spec.Replicas == replicas &&
+		dep.Status.ObservedGeneration >= dep.Generation && dep.Status.ReadyReplicas >= replicas
 }
 
 func orDefault(s, d string) string {

@@ -116,7 +116,9 @@ func (s *shop) call(t *testing.T, user, method, path string, body any) (int, []b
 // TestReleaseAPIAndCLIActAsTheUser: releases started, driven and rolled back
 // through /v1 and `bokujo release`, with the downstream RBAC of each user.
 func TestReleaseAPIAndCLIActAsTheUser(t *testing.T) {
-	c := startController(t, release.Options{})
+	// The server's fleet runner runs the Release controller in dev.
+	installCRDs(t)
+	c := mustDeliveryClient(t)
 	s := startShop(t, "api-")
 	webApp(t, s.ns, 4, "web:v1")
 	ctx := context.Background()
