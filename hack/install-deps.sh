@@ -12,6 +12,7 @@ while read -r pkg cmd; do
 done <<'LIST'
 chromium chromium
 slapd slapd
+prometheus prometheus
 LIST
 # Packages without a command, checked by name: a Japanese font, so the UI's
 # Japanese pages render in the browser tests' screenshots.

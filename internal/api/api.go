@@ -16,6 +16,7 @@ import (
 
 	"bokujo.io/bokujo/internal/access"
 	"bokujo.io/bokujo/internal/audit"
+	"bokujo.io/bokujo/internal/chatops"
 	"bokujo.io/bokujo/internal/clusters"
 	"bokujo.io/bokujo/internal/proxy"
 	"bokujo.io/bokujo/internal/version"
@@ -46,6 +47,8 @@ type Options struct {
 	Tunnels    AgentTunnels
 	AgentImage string
 	Logger     *slog.Logger
+	// Slack serves /v1/chat/slack/*; nil answers 404 there.
+	Slack *chatops.Slack
 }
 
 // DefaultAgentImage is the agent image of this bokujo version.
@@ -82,6 +85,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.registerAuthProviders(mux)
 	a.registerNotifications(mux)
 	a.registerAgents(mux)
+	a.registerReleases(mux)
+	a.registerChat(mux)
 }
 
 type ctxKey struct{}

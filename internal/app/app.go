@@ -38,14 +38,17 @@ import (
 	"bokujo.io/bokujo/internal/api"
 	"bokujo.io/bokujo/internal/audit"
 	"bokujo.io/bokujo/internal/auth"
+	"bokujo.io/bokujo/internal/chatops"
 	"bokujo.io/bokujo/internal/clusters"
 	"bokujo.io/bokujo/internal/crdinstall"
 	"bokujo.io/bokujo/internal/drivers"
 	"bokujo.io/bokujo/internal/fleet"
+	"bokujo.io/bokujo/internal/metrics"
 	"bokujo.io/bokujo/internal/mltask"
 	"bokujo.io/bokujo/internal/notify"
 	"bokujo.io/bokujo/internal/proxy"
 	"bokujo.io/bokujo/internal/rbacsync"
+	"bokujo.io/bokujo/internal/release"
 	"bokujo.io/bokujo/internal/server"
 	"bokujo.io/bokujo/internal/tunnel"
 	"bokujo.io/bokujo/internal/web"
@@ -84,6 +87,13 @@ type Options struct {
 	// Terminal configures the web terminal (kubectl in the browser); its
 	// zero value takes webkubectl's defaults.
 	Terminal webkubectl.Options
+	// SlackSigningSecret turns the Slack endpoints on
+	// (/v1/chat/slack/commands and /interactions), verified with it.
+	SlackSigningSecret []byte
+	// MetricsListen, when set, is the host:port serving Prometheus metrics
+	// at /metrics over plain HTTP without authentication (see
+	// internal/metrics): keep it reachable only by the scraper.
+	MetricsListen string
 	// SeveralPerProcess lets tests and benchmarks run more than one server
 	// in a process; controller-runtime otherwise refuses a second
 	// controller of the same name (their metrics would collide).
@@ -104,6 +114,9 @@ type App struct {
 	// Tunnels holds the agents' sessions.
 	Tunnels  *tunnel.Server
 	Terminal *webkubectl.Handler
+	// MetricsAddr is where /metrics is served, when Options.MetricsListen
+	// was set.
+	MetricsAddr string
 
 	log      *slog.Logger
 	cancel   context.CancelFunc
@@ -205,7 +218,7 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	}
 	comps := opts.Components
 	if comps == nil {
-		comps = DefaultComponents()
+		comps = defaultComponents(&chatops.Announcer{Reader: mgr.GetClient(), Logger: log.With("component", "announce")})
 	}
 	a.Fleet = &fleet.Runner{Client: mgr.GetClient(), Configs: a.Registry, Components: comps,
 		Logger: log.With("component", "fleet"), ControllerLogger: logrFrom(log)}
@@ -246,9 +259,20 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create proxy: %w", err)
 	}
+	var slack *chatops.Slack
+	if len(opts.SlackSigningSecret) > 0 {
+		slack = chatops.New(chatops.Options{
+			SigningSecret: opts.SlackSigningSecret,
+			Users:         a.Auth,
+			Releases: func(ctx context.Context, cluster string, u *proxy.User) (*release.Client, error) {
+				return api.ReleaseClient(ctx, a.Registry, cluster, u)
+			},
+			Logger: log.With("component", "slack"),
+		})
+	}
 	v1 := api.New(api.Options{Authenticator: a.Auth, Grants: grants, Registry: a.Registry, Reader: mgr.GetClient(), Writer: mgr.GetClient(), Users: a.Auth,
 		Tokens: kubeconfigTokens{a.Auth}, Audit: a.Audit, PublicURL: publicURL, CACertPEM: opts.CACertPEM, Logger: log.With("component", "api"),
-		Tunnels: a.Tunnels, AgentImage: opts.AgentImage})
+		Tunnels: a.Tunnels, AgentImage: opts.AgentImage, Slack: slack})
 
 	termOpts := opts.Terminal
 	termOpts.Authenticator, termOpts.Grants, termOpts.Tokens = a.Auth, grants, terminalTokens{a.Auth}
@@ -292,7 +316,14 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 
 	a.Server = server.New(server.Options{
 		Addr: opts.Listen, Certificate: opts.Certificate, Logger: log,
-		Wrap: px.Mount,
+		Wrap: func(h http.Handler) http.Handler {
+			return metrics.Instrument(px.Mount(h), metrics.Options{KnownCluster: func(name string) bool {
+				if clusters.ValidateName(name) != nil {
+					return false
+				}
+				return mgr.GetClient().Get(context.Background(), client.ObjectKey{Name: name}, &mgmtv1.Cluster{}) == nil
+			}})
+		},
 		ReadyChecks: []server.Check{{Name: "management-cluster", Fn: func(ctx context.Context) error {
 			var list mgmtv1.ClusterList
 			return mgr.GetAPIReader().List(ctx, &list, client.Limit(1))
@@ -312,6 +343,19 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 		return nil, err
 	}
 	a.Server.Handle("/", ui)
+	if opts.MetricsListen != "" {
+		addr, done, err := metrics.Serve(mctx, opts.MetricsListen)
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("serve metrics on %s: %w", opts.MetricsListen, err)
+		}
+		a.MetricsAddr = addr.String()
+		go func() {
+			if err := <-done; err != nil {
+				log.Error("metrics listener stopped", "err", err)
+			}
+		}()
+	}
 	if err := a.Server.Start(); err != nil {
 		cancel()
 		return nil, err
@@ -321,8 +365,15 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 
 // DefaultComponents are the controllers bokujo runs in every downstream
 // cluster.
-func DefaultComponents() []fleet.Component {
-	return []fleet.Component{mltask.Component(mltask.Options{})}
+func DefaultComponents() []fleet.Component { return defaultComponents(nil) }
+
+// defaultComponents announces release events through a, when set.
+func defaultComponents(a *chatops.Announcer) []fleet.Component {
+	var notify func(string) func(release.Event)
+	if a != nil {
+		notify = a.Notify
+	}
+	return []fleet.Component{mltask.Component(mltask.Options{}), release.Component(release.Options{}, notify)}
 }
 
 // Done yields when the server or the controllers stop on their own.

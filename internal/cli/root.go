@@ -47,6 +47,7 @@ and one kubeconfig for every cluster a user was granted.`,
 		newClustersCommand(s),
 		newAgentCommand(s),
 		newMLCommand(s),
+		newReleaseCommand(s),
 	)
 	return root
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"crypto/tls"
 	"fmt"
 	"os"
@@ -15,7 +16,7 @@ import (
 )
 
 func newServerCommand(s Streams) *cobra.Command {
-	var kubeconfig, listen, publicURL, certFile, keyFile, caFile, dataDir string
+	var kubeconfig, listen, publicURL, certFile, keyFile, caFile, dataDir, metricsListen, slackSecretFile string
 	var leaderElect, allowLoopback, verbose bool
 	var groupRefresh time.Duration
 	cmd := &cobra.Command{
@@ -45,10 +46,20 @@ kubeconfig points at (any Kubernetes cluster); run several replicas with
 			if err != nil {
 				return fmt.Errorf("load management kubeconfig: %w", err)
 			}
+			var slackSecret []byte
+			if slackSecretFile != "" {
+				b, err := os.ReadFile(slackSecretFile)
+				if err != nil {
+					return fmt.Errorf("read --slack-signing-secret-file: %w", err)
+				}
+				if slackSecret = bytes.TrimSpace(b); len(slackSecret) == 0 {
+					return fmt.Errorf("--slack-signing-secret-file %s is empty", slackSecretFile)
+				}
+			}
 			log := newLogger(s.Err, verbose)
 			a, err := app.Start(cmd.Context(), app.Options{
 				Management: mgmt, Listen: listen, PublicURL: publicURL, Certificate: cert, CACertPEM: caPEM,
-				DataDir: dataDir, LeaderElection: leaderElect, Logger: log, GroupRefreshInterval: groupRefresh,
+				DataDir: dataDir, LeaderElection: leaderElect, Logger: log, GroupRefreshInterval: groupRefresh, MetricsListen: metricsListen, SlackSigningSecret: slackSecret,
 				ClusterPolicy: clusters.Policy{AllowLoopback: allowLoopback, ServerAddrs: []string{listen}},
 			})
 			if err != nil {
@@ -75,6 +86,8 @@ kubeconfig points at (any Kubernetes cluster); run several replicas with
 	f.BoolVar(&leaderElect, "leader-elect", false, "elect one replica to run the controllers")
 	f.BoolVar(&allowLoopback, "allow-loopback-clusters", false, "allow importing clusters on the server's own loopback addresses")
 	f.DurationVar(&groupRefresh, "group-refresh-interval", auth.DefaultGroupRefreshInterval, "how often external users' groups are read again from their identity providers")
+	f.StringVar(&metricsListen, "metrics-listen", "0.0.0.0:9464", "address to serve Prometheus metrics on, plain HTTP without authentication (empty: off)")
+	f.StringVar(&slackSecretFile, "slack-signing-secret-file", "", "file with the Slack app's signing secret; turns on /v1/chat/slack/*")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log more")
 	return cmd
 }

@@ -87,6 +87,73 @@ spec:
   - command: ["cat"]
 `))
 
+// CrashLoopLabel on a pod (value "true") makes the simulated kubelet report
+// it as crash-looping instead of Ready: Running, not ready, its containers
+// waiting in CrashLoopBackOff with a restart count. Tests of rollouts and
+// canary analysis put it on a pod template to get a bad version.
+const CrashLoopLabel = "crashloop.stage.bokujo.io"
+
+// crashLoopStage outweighs kwok's pod-ready stage (weight 0, so never picked
+// while a weighted stage matches) for pods carrying CrashLoopLabel.
+const crashLoopStage = `---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: bokujo-pod-crashloop
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.labels["crashloop.stage.bokujo.io"]'
+      operator: 'In'
+      values:
+      - 'true'
+    - key: '.metadata.deletionTimestamp'
+      operator: 'DoesNotExist'
+    - key: '.status.phase'
+      operator: 'In'
+      values:
+      - 'Pending'
+  weight: 10000
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      conditions:
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "True"
+        type: Initialized
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "False"
+        reason: ContainersNotReady
+        type: Ready
+      - lastTransitionTime: {{ $now | Quote }}
+        status: "False"
+        reason: ContainersNotReady
+        type: ContainersReady
+      containerStatuses:
+      {{ range .spec.containers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: false
+        started: false
+        restartCount: 3
+        lastState:
+          terminated:
+            exitCode: 1
+            reason: Error
+            startedAt: {{ $now | Quote }}
+            finishedAt: {{ $now | Quote }}
+        state:
+          waiting:
+            reason: CrashLoopBackOff
+            message: back-off restarting failed container
+      {{ end }}
+      phase: Running
+      startTime: {{ $now | Quote }}
+`
+
 // SimulatedLogPath is the file kwok streams as every container's log;
 // appending to it shows up in `kubectl logs -f`.
 func (c *Cluster) SimulatedLogPath() string { return filepath.Join(c.Dir, "pod.log") }
@@ -115,6 +182,7 @@ func (c *Cluster) writeKwokConfig() error {
 			}
 		}
 	}
+	b.WriteString(crashLoopStage)
 	// The exec'd command runs as nobody when bokujo runs as root; the
 	// scratch folder must be one nobody can enter without loosening the
 	// permissions of the state directory's parents.
