@@ -65,7 +65,9 @@ func startReplica(t *testing.T, kubeconfig, certFile, keyFile, caFile string) *r
 		t.Fatalf("%s not built: run `make build`", bin)
 	}
 	cmd := exec.Command(bin, "server", "--kubeconfig", kubeconfig, "--listen", addr, "--tls-cert-file", certFile,
-		"--tls-key-file", keyFile, "--ca-file", caFile, "--data-dir", t.TempDir(), "--leader-elect", "--allow-loopback-clusters")
+		"--tls-key-file", keyFile, "--ca-file", caFile, "--data-dir", t.TempDir(), "--leader-elect", "--allow-loopback-clusters",
+		// Two replicas on one machine: each its own metrics port.
+		"--metrics-listen", "127.0.0.1:0")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
