@@ -654,7 +654,15 @@ func (r *Reconciler) cleanupFinished(ctx context.Context, rel *deliveryv1.Releas
 			if err != nil && !apierrors.IsNotFound(err) {
 				return err
 			}
-			if err != nil || dep.Annotations[deliveryv1.ActiveReleaseAnnotation] != "" || stableBack(dep, rel.Status.Replicas) {
+			// Another release holding the Deployment means this one's
+			// canary is stale. This release's own mark, still on a cached
+			// copy from before the rollback, does not: deleting the
+			// canary then would leave the stable pods one short.
+			holder := ""
+			if err == nil {
+				holder = dep.Annotations[deliveryv1.ActiveReleaseAnnotation]
+			}
+			if err != nil || (holder != "" && holder != rel.Name) || stableBack(dep, rel.Status.Replicas) {
 				if err := r.client.Delete(ctx, rs, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
 					return err
 				}
