@@ -537,6 +537,9 @@ func (r *Reconciler) finishPromotion(ctx context.Context, rel *deliveryv1.Releas
 		return ctrl.Result{}, err
 	}
 	if rs != nil {
+		if ready, err := r.readyOutside(ctx, dep, rs); err != nil || ready < rel.Status.Replicas {
+			return ctrl.Result{RequeueAfter: poll}, err
+		}
 		if err := r.client.Delete(ctx, rs, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
 			return ctrl.Result{}, err
 		}
@@ -662,7 +665,15 @@ func (r *Reconciler) cleanupFinished(ctx context.Context, rel *deliveryv1.Releas
 			if err == nil {
 				holder = dep.Annotations[deliveryv1.ActiveReleaseAnnotation]
 			}
-			if err != nil || (holder != "" && holder != rel.Name) || stableBack(dep, rel.Status.Replicas) {
+			drop := err != nil || (holder != "" && holder != rel.Name)
+			if !drop && dep.Spec.Replicas != nil && *dep.Spec.Replicas == rel.Status.Replicas {
+				ready, err := r.readyOutside(ctx, dep, rs)
+				if err != nil {
+					return err
+				}
+				drop = ready >= rel.Status.Replicas
+			}
+			if drop {
 				if err := r.client.Delete(ctx, rs, client.PropagationPolicy(metav1.DeletePropagationBackground)); client.IgnoreNotFound(err) != nil {
 					return err
 				}
@@ -909,13 +920,31 @@ func rolledOut(dep *appsv1.Deployment) bool {
 	return s.ObservedGeneration >= dep.Generation && s.UpdatedReplicas == want && s.Replicas == want && s.AvailableReplicas == want
 }
 
-// stableBack reports whether a rolled back Deployment is at its full
-// replica count with every pod ready. The count comes from the Release, not
-// from the Deployment read: a cached copy from before the rollback still
-// has the lowered count and would call it done too early.
-func stableBack(dep *appsv1.Deployment, replicas int32) bool {
-	return dep.Spec.Replicas != nil && *dep.Spec.Replicas == replicas &&
-		dep.Status.ObservedGeneration >= dep.Generation && dep.Status.ReadyReplicas >= replicas
+// readyOutside counts the Deployment's ready pods that are not the
+// canary's, read from the API server. Neither the cached Deployment's status
+// nor its ReplicaSets' can tell: after a quick scale down and up their ready
+// counts may still include a pod already deleted, and deleting the canary
+// then would leave the Deployment one pod short.
+func (r *Reconciler) readyOutside(ctx context.Context, dep *appsv1.Deployment, canary *appsv1.ReplicaSet) (int32, error) {
+	sel, err := metav1.LabelSelectorAsSelector(dep.Spec.Selector)
+	if err != nil {
+		return 0, err
+	}
+	var pods corev1.PodList
+	if err := r.reader.List(ctx, &pods, client.InNamespace(dep.Namespace), client.MatchingLabelsSelector{Selector: sel}); err != nil {
+		return 0, err
+	}
+	var n int32
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if ref := metav1.GetControllerOf(p); ref != nil && canary != nil && ref.UID == canary.UID {
+			continue
+		}
+		if p.DeletionTimestamp.IsZero() && podReady(p) {
+			n++
+		}
+	}
+	return n, nil
 }
 
 func orDefault(s, d string) string {
