@@ -10,6 +10,8 @@ export interface ResourceBarProps {
   format: (n: number) => string;
   /** Unit written once after the total, e.g. "cores". */
   unit?: string;
+  /** The meter's spoken text; default "… requested (…%)". */
+  describe?: (amount: string, percent: number) => string;
 }
 
 /** Level thresholds: above these a resource is getting, then is, scarce. */
@@ -32,7 +34,7 @@ export function usageLevel(percent: number): 'ok' | 'warn' | 'high' {
  * cluster offers, as a meter with its numbers also written out (colour is
  * never the only signal).
  */
-export function ResourceBar({ label, used, total, format, unit }: ResourceBarProps) {
+export function ResourceBar({ label, used, total, format, unit, describe }: ResourceBarProps) {
   const { t } = useTranslation();
   const labelId = useId();
   if (!(total > 0)) {
@@ -46,7 +48,7 @@ export function ResourceBar({ label, used, total, format, unit }: ResourceBarPro
   const percent = usagePercent(used, total);
   const level = usageLevel(percent);
   const amount = `${format(used)} / ${format(total)}${unit ? ` ${unit}` : ''}`;
-  const text = t('{{amount}} requested ({{percent}}%)', { amount, percent });
+  const text = describe ? describe(amount, percent) : t('{{amount}} requested ({{percent}}%)', { amount, percent });
   return (
     <div className={`resource-bar ${level}`}>
       <span className="resource-label" id={labelId}>

@@ -11,6 +11,7 @@ import { Loading } from '../common/Loading';
 import { ResourceTable, type Column } from '../common/ResourceTable';
 import { StatusBadge } from '../common/StatusBadge';
 import { useNow } from '../common/useNow';
+import { GPUUsage } from './Usage';
 
 /** MLTaskList is the live table of a namespace's MLTasks with their queue position. */
 export function MLTaskList({ cluster, namespace }: { cluster: string; namespace: string }) {
@@ -91,6 +92,7 @@ export function MLTaskList({ cluster, namespace }: { cluster: string; namespace:
     <>
       {live.error !== undefined && <ErrorMessage title={t('Live updates stopped; retrying.')} error={live.error} />}
       {error !== undefined && <ErrorMessage title={t('Could not change the task.')} error={error} />}
+      <GPUUsage cluster={cluster} namespace={namespace} />
       <ResourceTable label={t('ML tasks')} rows={rows} rowKey={(r) => r.name} columns={columns} empty={t('No ML tasks in this namespace.')} />
       {deleting && <DeleteTaskDialog cluster={cluster} task={deleting} onClose={() => setDeleting(null)} />}
     </>
