@@ -203,6 +203,21 @@ func Run(ctx context.Context, opts Options) (err error) {
 		}
 	}
 
+	// The demo's GPUs are shared through a GPU queue, so an MLTask runs
+	// without an administrator setting one up first.
+	for name, c := range clusters {
+		if name == ManagementCluster {
+			continue
+		}
+		agents.Add(1)
+		go func() {
+			defer agents.Done()
+			if err := seedDemoQueues(agentCtx, c.RESTConfig(), name, c.Nodes(), 3*time.Minute, log); err != nil && agentCtx.Err() == nil {
+				log.Warn("demo GPU queues not created; MLTasks wait for a queue until an administrator creates one", "cluster", name, "err", err)
+			}
+		}()
+	}
+
 	info := Info{URL: "https://" + displayAddr(a.Server.Addr()), CAFile: caFile, AdminUser: AdminUser, AdminPassword: password, Kubeconfigs: map[string]string{}}
 	for name, c := range clusters {
 		info.Kubeconfigs[name] = c.KubeconfigPath()

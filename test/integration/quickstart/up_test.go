@@ -300,6 +300,29 @@ func TestUpServesClustersAndSurvivesRestart(t *testing.T) {
 		})
 	})
 
+	t.Run("a training task runs on the demo GPU queue", func(t *testing.T) {
+		task := "apiVersion: ml.bokujo.io/v1alpha1\nkind: MLTask\nmetadata:\n  name: demo-train\n  namespace: default\n" +
+			"spec:\n  mode: Training\n  image: trainer\n  workers: 2\n  queue: default\n  resources: {gpus: 1}\n"
+		// The ml.bokujo.io API appears once bokujo has installed it in dev.
+		framework.Eventually(t, framework.Medium, func() error {
+			cmd := exec.Command(filepath.Join(framework.BinDir(t), "kubectl"), "--kubeconfig", kubeconfigOf(out, "dev"), "apply", "-f", "-")
+			cmd.Stdin = strings.NewReader(task)
+			if outb, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("kubectl apply mltask: %v %s", err, outb)
+			}
+			return nil
+		})
+		framework.Eventually(t, framework.Medium, func() error {
+			outb, err := exec.Command(filepath.Join(framework.BinDir(t), "kubectl"), "--kubeconfig", kubeconfigOf(out, "dev"),
+				"get", "mltasks.ml.bokujo.io", "demo-train", "-n", "default", "-o", "jsonpath={.status.phase} {.status.admission.gpuQueue}").CombinedOutput()
+			got := strings.TrimSpace(string(outb))
+			if err != nil || (got != "Admitted demo" && got != "Running demo") {
+				return fmt.Errorf("demo-train: %v %q, want Admitted or Running on GPUQueue demo", err, got)
+			}
+			return nil
+		})
+	})
+
 	t.Run("cli login, one kubeconfig for every cluster", func(t *testing.T) {
 		cfgDir := t.TempDir()
 		cli := func(stdin string, args ...string) string {
