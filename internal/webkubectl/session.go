@@ -161,21 +161,8 @@ func (s *session) handle(ctx context.Context, m Message) {
 		s.mu.Lock()
 		r := s.running
 		s.mu.Unlock()
-		if r != nil {
-			// Input is written by the command's own goroutine: a command
-			// that does not read its terminal must not stop this loop
-			// (and with it Ctrl-C, resize and the session's end).
-			select {
-			case r.input <- []byte(m.Data):
-			default:
-				if strings.ContainsRune(m.Data, 0x03) {
-					// Ctrl-C cannot reach a terminal that takes no input:
-					// interrupt the command directly.
-					_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGINT)
-					break
-				}
-				s.send(Message{Type: "error", Message: "input dropped: the command is not reading it; press Ctrl-C to stop it"})
-			}
+		if r != nil && offerInput(r, m.Data) {
+			s.send(Message{Type: "error", Message: "input dropped: the command is not reading it; press Ctrl-C to stop it"})
 		}
 	case "resize":
 		cols, rows := clampSize(m.Cols, m.Rows)
@@ -193,6 +180,25 @@ func (s *session) handle(ctx context.Context, m Message) {
 	default:
 		s.send(Message{Type: "error", Message: fmt.Sprintf("unknown message type %q", m.Type)})
 	}
+}
+
+// offerInput hands keyboard input to the running command's writer and
+// reports whether it was dropped. It never blocks: input is written by the
+// command's own goroutine, so a command that does not read its terminal
+// must not stop the session's loop (and with it Ctrl-C, resize and the
+// session's end). Ctrl-C that cannot reach such a terminal interrupts the
+// command's process group directly.
+func offerInput(r *running, data string) (dropped bool) {
+	select {
+	case r.input <- []byte(data):
+		return false
+	default:
+	}
+	if strings.ContainsRune(data, 0x03) {
+		_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGINT)
+		return false
+	}
+	return true
 }
 
 func clampSize(cols, rows uint16) (uint16, uint16) {
