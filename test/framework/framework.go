@@ -52,6 +52,9 @@ type ClusterSpec struct {
 type Env struct {
 	Dir      string
 	clusters map[string]*localcluster.Cluster
+
+	crdMu         sync.Mutex
+	crdsInstalled map[string]bool
 }
 
 // Main starts the clusters, runs the tests, stops the clusters and exits.
