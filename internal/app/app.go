@@ -40,6 +40,7 @@ import (
 	"bokujo.io/bokujo/internal/auth"
 	"bokujo.io/bokujo/internal/chatops"
 	"bokujo.io/bokujo/internal/clusters"
+	"bokujo.io/bokujo/internal/clustertools"
 	"bokujo.io/bokujo/internal/crdinstall"
 	"bokujo.io/bokujo/internal/drivers"
 	"bokujo.io/bokujo/internal/fleet"
@@ -231,6 +232,9 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	if _, err := drivers.Setup(mgr, drivers.Options{Management: opts.Management, Registry: a.Registry, DataDir: opts.DataDir,
 		Poll: opts.DriverPoll, Logger: log.With("component", "drivers")}); err != nil {
 		return nil, fmt.Errorf("set up cluster drivers: %w", err)
+	}
+	if err := clustertools.Setup(mgr, clustertools.Options{Configs: toolConfigs{a.Registry}, Logger: log.With("component", "cluster-tools")}); err != nil {
+		return nil, err
 	}
 	if err := rbacsync.Setup(mgr, rbacConfigs{a.Registry}, rbacsync.Options{}); err != nil {
 		return nil, fmt.Errorf("set up rbac sync: %w", err)
@@ -449,6 +453,17 @@ func (k terminalTokens) RevokeToken(ctx context.Context, id, user string) error 
 // rbacConfigs gives RBAC sync the management identity of each cluster,
 // mapping the registry's "cannot reach it now" errors to the one RBAC sync
 // retries on.
+// toolConfigs tells the cluster tools which clusters are gone for good.
+type toolConfigs struct{ r *clusters.Registry }
+
+func (c toolConfigs) ManagementConfig(ctx context.Context, cluster string) (*rest.Config, error) {
+	cfg, err := c.r.ManagementConfig(ctx, cluster)
+	if errors.Is(err, clusters.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %v", clustertools.ErrClusterGone, err)
+	}
+	return cfg, err
+}
+
 type rbacConfigs struct{ r *clusters.Registry }
 
 func (c rbacConfigs) ManagementConfig(ctx context.Context, cluster string) (*rest.Config, error) {

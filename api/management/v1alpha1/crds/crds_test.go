@@ -24,6 +24,7 @@ var wantKinds = map[string]bool{
 	"Group":                      false,
 	"Notification":               true,
 	"NotificationTarget":         true,
+	"ClusterTool":                true,
 	"Project":                    true,
 	"ProjectRoleTemplateBinding": true,
 	"RoleTemplate":               false,
