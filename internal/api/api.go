@@ -87,6 +87,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.registerAgents(mux)
 	a.registerReleases(mux)
 	a.registerChat(mux)
+	a.registerTools(mux)
 }
 
 type ctxKey struct{}

@@ -2,6 +2,9 @@ package cli
 
 import (
 	"fmt"
+	"net/url"
+	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
@@ -74,4 +77,76 @@ func newClusterRemoveCommand(s Streams) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// newClusterToolsCommand lists a cluster's bundled tools and switches
+// them on and off.
+func newClusterToolsCommand(s Streams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tools CLUSTER",
+		Short: "Show a cluster's bundled tools (monitoring, logging); enable or disable them",
+		Example: `  bokujo clusters tools dev
+  bokujo clusters tools enable dev monitoring
+  bokujo clusters tools disable dev logging`,
+		Args: exactArgs(1, "CLUSTER"),
+		RunE: func(_ *cobra.Command, args []string) error {
+			c, err := loggedIn()
+			if err != nil {
+				return err
+			}
+			var out struct {
+				Items []struct {
+					Tool, Message, Version              string
+					Enabled, Removing, Installed, Ready bool
+				} `json:"items"`
+			}
+			if err := c.do("GET", "/v1/clusters/"+url.PathEscape(args[0])+"/tools", nil, &out); err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "TOOL\tSTATE\tVERSION\tMESSAGE")
+			for _, it := range out.Items {
+				state := "disabled"
+				switch {
+				case it.Removing:
+					state = "removing"
+				case it.Enabled && it.Ready:
+					state = "ready"
+				case it.Enabled && it.Installed:
+					state = "starting"
+				case it.Enabled:
+					state = "installing"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", it.Tool, state, orDash(it.Version), it.Message)
+			}
+			return tw.Flush()
+		},
+	}
+	toggle := func(verb, method, done string) *cobra.Command {
+		return &cobra.Command{
+			Use:   verb + " CLUSTER TOOL",
+			Short: strings.ToUpper(verb[:1]) + verb[1:] + " a tool (monitoring or logging) on a cluster",
+			Args:  exactArgs(2, "CLUSTER and TOOL"),
+			RunE: func(_ *cobra.Command, args []string) error {
+				c, err := loggedIn()
+				if err != nil {
+					return err
+				}
+				if err := c.do(method, "/v1/clusters/"+url.PathEscape(args[0])+"/tools/"+url.PathEscape(args[1]), nil, nil); err != nil {
+					return err
+				}
+				fmt.Fprintf(s.Out, "%s %s on %s; follow it with `bokujo clusters tools %s`\n", args[1], done, args[0], args[0])
+				return nil
+			},
+		}
+	}
+	cmd.AddCommand(toggle("enable", "PUT", "is being installed"), toggle("disable", "DELETE", "is being removed"))
+	return cmd
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

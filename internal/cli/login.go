@@ -196,7 +196,7 @@ func newClustersCommand(s Streams) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.AddCommand(list, newClusterImportCommand(s), newClusterAddAgentCommand(s), newClusterRemoveCommand(s))
+	cmd.AddCommand(list, newClusterImportCommand(s), newClusterAddAgentCommand(s), newClusterRemoveCommand(s), newClusterToolsCommand(s))
 	return cmd
 }
 

@@ -6,6 +6,7 @@ package clustertools_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	mgmtv1 "bokujo.io/bokujo/api/management/v1alpha1"
 	"bokujo.io/bokujo/internal/app"
+	"bokujo.io/bokujo/internal/clusters"
 	"bokujo.io/bokujo/internal/clustertools"
 	"bokujo.io/bokujo/internal/localcluster"
 	"bokujo.io/bokujo/test/framework"
@@ -56,7 +58,7 @@ func waitCondition(t *testing.T, c client.Client, name, typ string, status metav
 func TestMonitoringAndLoggingInstallReportHealthAndGoAway(t *testing.T) {
 	ctx := context.Background()
 	s := testserver.Start(t, env.RESTConfig(t, "mgmt"), func(o *app.Options) { o.Components = nil })
-	if err := s.App.Registry.ImportConfig(ctx, "dev", "", env.Cluster(t, "dev").RESTConfig()); err != nil {
+	if err := s.App.Registry.ImportConfig(ctx, "dev", "", env.Cluster(t, "dev").RESTConfig()); err != nil && !errors.Is(err, clusters.ErrAlreadyExists) {
 		t.Fatal(err)
 	}
 	mc := testserver.ManagementClient(t, env.RESTConfig(t, "mgmt"))
