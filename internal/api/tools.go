@@ -22,6 +22,8 @@ type ClusterToolInfo struct {
 	Ready     bool   `json:"ready"`
 	Message   string `json:"message,omitempty"`
 	Version   string `json:"version,omitempty"`
+	// CanChange tells whether the caller may enable or disable it.
+	CanChange bool `json:"canChange"`
 }
 
 func (a *API) registerTools(mux *http.ServeMux) {
@@ -37,9 +39,10 @@ func (a *API) listTools(w http.ResponseWriter, r *http.Request, c caller) {
 	if cluster == "" {
 		return
 	}
+	can := c.admin || a.ownsCluster(r, c, cluster)
 	items := []ClusterToolInfo{}
 	for _, tool := range toolOrder {
-		info := ClusterToolInfo{Tool: tool}
+		info := ClusterToolInfo{Tool: tool, CanChange: can}
 		var ct mgmtv1.ClusterTool
 		err := a.opts.Reader.Get(r.Context(), clientKey(cluster+"-"+string(tool)), &ct)
 		switch {

@@ -77,8 +77,11 @@ func TestToolsAPI(t *testing.T) {
 		return out
 	}
 
-	if got := tools("tools-viewer"); len(got) != 2 || got[mgmtv1.ToolLogging].Enabled {
-		t.Fatalf("viewer sees %+v, want monitoring and logging, logging not enabled", got)
+	if got := tools("tools-viewer"); len(got) != 2 || got[mgmtv1.ToolLogging].Enabled || got[mgmtv1.ToolLogging].CanChange {
+		t.Fatalf("viewer sees %+v, want monitoring and logging, logging not enabled, no right to change", got)
+	}
+	if got := tools("tools-owner"); !got[mgmtv1.ToolLogging].CanChange {
+		t.Fatalf("owner sees %+v, want the right to change", got)
 	}
 	for _, tc := range []struct {
 		user, method, path string

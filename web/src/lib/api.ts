@@ -378,3 +378,24 @@ export async function stream(path: string, signal: AbortSignal): Promise<Readabl
   if (response.body === null) throw new ApiError(response.status, 'NoBody', 'the watch answer has no body');
   return response.body;
 }
+
+/** ClusterTool is a tool bokujo bundles (monitoring, logging) and its state in one cluster. */
+export interface ClusterTool {
+  tool: 'monitoring' | 'logging';
+  enabled: boolean;
+  removing?: boolean;
+  installed: boolean;
+  ready: boolean;
+  message?: string;
+  version?: string;
+  canChange: boolean;
+}
+
+export async function listClusterTools(cluster: string, signal?: AbortSignal): Promise<ClusterTool[]> {
+  const list = await request<{ items: ClusterTool[] }>(`/v1/clusters/${encodeURIComponent(cluster)}/tools`, { signal });
+  return list.items;
+}
+
+export async function setClusterTool(cluster: string, tool: ClusterTool['tool'], enabled: boolean): Promise<void> {
+  await request(`/v1/clusters/${encodeURIComponent(cluster)}/tools/${encodeURIComponent(tool)}`, { method: enabled ? 'PUT' : 'DELETE' });
+}

@@ -7,6 +7,7 @@ import { ErrorMessage } from '../common/ErrorMessage';
 import { Loading } from '../common/Loading';
 import { useTitle } from '../common/useTitle';
 import { ClusterStatus } from './ClusterStatus';
+import { ClusterTools } from './ClusterTools';
 import { ClusterUsage } from './ClusterUsage';
 import { ConnectHelp } from './ConnectHelp';
 import { NodeTable } from './NodeTable';
@@ -114,6 +115,10 @@ export function ClusterPage() {
         ) : (
           <ProjectList projects={projects.data} />
         )}
+      </section>
+
+      <section className="section" aria-labelledby="tools-title">
+        <ClusterTools cluster={c.name} headingId="tools-title" />
       </section>
 
       <section className="section" aria-labelledby="connect-title">
