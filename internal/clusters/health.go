@@ -143,6 +143,12 @@ func (h *HealthReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		status.LastProbeTime = &now
 		c.Status = *status
 		if err := h.Client.Status().Update(ctx, &c); err != nil {
+			if apierrors.IsConflict(err) {
+				// Someone else (a driver, the agent endpoint) wrote the
+				// Cluster meanwhile: probe again on the fresh copy; this
+				// is no error worth a log line.
+				return reconcile.Result{Requeue: true}, nil
+			}
 			return reconcile.Result{}, client.IgnoreNotFound(err)
 		}
 	}
