@@ -134,7 +134,10 @@ func TestPrometheusAnalysis(t *testing.T) {
 	}
 	prom := startPrometheus(t, app.URL, "http://"+maddr.String())
 
-	c := startController(t, release.Options{ClusterName: "prom-test"})
+	// The metrics are the process's own: a cluster name of this run keeps
+	// counts of earlier runs (go test -count N) apart.
+	clusterName := fmt.Sprintf("prom-test-%d", time.Now().UnixNano())
+	c := startController(t, release.Options{ClusterName: clusterName})
 	ns := env.Namespace(t, cluster)
 	webApp(t, ns, 10, "web:v1")
 	cs := env.Client(t, cluster)
@@ -243,9 +246,9 @@ func TestPrometheusAnalysis(t *testing.T) {
 	// bokujo's metrics, as Prometheus scraped them, count one promoted and
 	// one rolled back release of this cluster.
 	for _, q := range []string{
-		`sum(bokujo_releases_finished_total{cluster="prom-test",outcome="Promoted"})`,
-		`sum(bokujo_releases_finished_total{cluster="prom-test",outcome="RolledBack",reason="AnalysisFailed"})`,
-		`sum(bokujo_releases_started_total{cluster="prom-test"})`,
+		`sum(bokujo_releases_finished_total{cluster="` + clusterName + `",outcome="Promoted"})`,
+		`sum(bokujo_releases_finished_total{cluster="` + clusterName + `",outcome="RolledBack",reason="AnalysisFailed"})`,
+		`sum(bokujo_releases_started_total{cluster="` + clusterName + `"})`,
 	} {
 		want := 1.0
 		if strings.Contains(q, "started") {
