@@ -22,6 +22,7 @@ import {
 } from '../../lib/admin';
 import { isAdmin, listClusters, listProjects } from '../../lib/api';
 import { useSession } from '../../lib/session';
+import { ConfirmDialog } from '../common/ConfirmDialog';
 import { Dialog } from '../common/Dialog';
 import { ErrorMessage } from '../common/ErrorMessage';
 import { Loading } from '../common/Loading';
@@ -423,36 +424,5 @@ function ProvidersTab() {
         />
       )}
     </section>
-  );
-}
-
-function ConfirmDialog({ title, body, action, run, onClose }: { title: string; body: string; action: string; run: () => Promise<void>; onClose: () => void }) {
-  const { t } = useTranslation();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
-  return (
-    <Dialog title={title} onClose={onClose}>
-      <p>{body}</p>
-      {error !== undefined && <ErrorMessage title={t('It did not work.')} error={error} />}
-      <div className="dialog-buttons">
-        <button type="button" className="button" onClick={onClose} autoFocus>
-          {t('Cancel')}
-        </button>
-        <button
-          type="button"
-          className="button danger-solid"
-          disabled={busy}
-          onClick={() => {
-            setBusy(true);
-            run().then(onClose, (err: unknown) => {
-              setError(err);
-              setBusy(false);
-            });
-          }}
-        >
-          {action}
-        </button>
-      </div>
-    </Dialog>
   );
 }
