@@ -82,3 +82,30 @@ export function groupsOf(users: User[]): { group: string; members: string[] }[] 
   for (const u of users) for (const g of u.groups ?? []) m.set(g, [...(m.get(g) ?? []), u.username || u.name]);
   return [...m.entries()].map(([group, members]) => ({ group, members: members.sort() })).sort((a, b) => a.group.localeCompare(b.group));
 }
+
+// ---- clusters --------------------------------------------------------------
+
+/** importCluster adds a cluster that bokujo reaches with the given kubeconfig's credentials. */
+export const importCluster = (name: string, displayName: string, kubeconfig: string, context: string) =>
+  request<{ name: string }>('/v1/clusters', { method: 'POST', body: { name, displayName: displayName || undefined, kubeconfig, context: context || undefined } });
+
+/** AgentCluster is what to run in a cluster so its agent connects to bokujo. */
+export interface AgentCluster {
+  name: string;
+  token: string;
+  expiresAt: string;
+  manifestURL: string;
+  command: string;
+  /** The command to use when the server's certificate is signed by bokujo's own CA. */
+  commandWithCA?: string;
+  caCertificate?: string;
+  helmCommand: string;
+}
+
+export const addAgentCluster = (name: string, displayName: string, clusterAdmin: boolean) =>
+  request<AgentCluster>('/v1/clusters/agent', { method: 'POST', body: { name, displayName: displayName || undefined, clusterAdmin: clusterAdmin || undefined } });
+
+export const removeCluster = (name: string) => request<unknown>(`/v1/clusters/${seg(name)}`, { method: 'DELETE' });
+
+/** CLUSTER_NAME is what the server accepts as a cluster name (a DNS label of at most 40 characters). */
+export const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/;

@@ -22,6 +22,7 @@ import {
 } from '../../lib/admin';
 import { isAdmin, listClusters, listProjects } from '../../lib/api';
 import { useSession } from '../../lib/session';
+import { ClustersTab } from './ClustersTab';
 import { ConfirmDialog } from '../common/ConfirmDialog';
 import { Dialog } from '../common/Dialog';
 import { ErrorMessage } from '../common/ErrorMessage';
@@ -30,7 +31,7 @@ import { ResourceTable, type Column } from '../common/ResourceTable';
 import { StatusBadge } from '../common/StatusBadge';
 import { useTitle } from '../common/useTitle';
 
-const TABS = ['users', 'groups', 'members', 'providers'] as const;
+const TABS = ['users', 'groups', 'members', 'clusters', 'providers'] as const;
 type Tab = (typeof TABS)[number];
 
 /** AdminPage gathers what administrators manage: users, groups, members of clusters and projects, identity providers. */
@@ -47,7 +48,7 @@ export function AdminPage() {
       </section>
     );
   }
-  const label: Record<Tab, string> = { users: t('Users'), groups: t('Groups'), members: t('Members'), providers: t('Identity providers') };
+  const label: Record<Tab, string> = { users: t('Users'), groups: t('Groups'), members: t('Members'), clusters: t('glossary|Clusters'), providers: t('Identity providers') };
   return (
     <section className="page" aria-labelledby="admin-title">
       <h1 id="admin-title">{t('Administration')}</h1>
@@ -61,6 +62,7 @@ export function AdminPage() {
       {tab === 'users' && <UsersTab />}
       {tab === 'groups' && <GroupsTab />}
       {tab === 'members' && <MembersTab />}
+      {tab === 'clusters' && <ClustersTab />}
       {tab === 'providers' && <ProvidersTab />}
       {!TABS.includes(tab) && <p className="empty-inline">{t('There is no such page.')}</p>}
     </section>
