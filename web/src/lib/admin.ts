@@ -109,3 +109,53 @@ export const removeCluster = (name: string) => request<unknown>(`/v1/clusters/${
 
 /** CLUSTER_NAME is what the server accepts as a cluster name (a DNS label of at most 40 characters). */
 export const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/;
+
+// ---- audit -----------------------------------------------------------------
+
+/** AuditRecord is one line of the audit log (internal/audit.Record). */
+export interface AuditRecord {
+  time: string;
+  /** "request" (proxied Kubernetes call), "management" (bokujo's own objects), "terminal" (a web terminal command). */
+  kind: string;
+  user: string;
+  groups?: string[];
+  cluster?: string;
+  verb: string;
+  apiGroup?: string;
+  resource?: string;
+  subresource?: string;
+  namespace?: string;
+  name?: string;
+  status: number;
+  latencyMs: number;
+  sourceIP?: string;
+  command?: string[];
+}
+
+export interface AuditFilter {
+  user?: string;
+  cluster?: string;
+  kind?: string;
+  verb?: string;
+  /** RFC 3339 bounds: since is inclusive, until exclusive. */
+  since?: string;
+  until?: string;
+}
+
+/** AUDIT_PAGE is how many records one page of the viewer asks for. */
+export const AUDIT_PAGE = 50;
+
+/**
+ * searchAudit reads one page of the audit log, newest first. Older pages
+ * are read with until set to the oldest record's time of the page before.
+ */
+export async function searchAudit(f: AuditFilter, limit = AUDIT_PAGE, signal?: AbortSignal): Promise<AuditRecord[]> {
+  const q = new URLSearchParams();
+  for (const k of ['user', 'cluster', 'kind', 'verb', 'since', 'until'] as const) {
+    const v = f[k]?.trim();
+    if (v) q.set(k, v);
+  }
+  q.set('limit', String(limit));
+  const page = await request<List<AuditRecord>>(`/v1/audit?${q.toString()}`, { signal });
+  return page.items ?? [];
+}

@@ -22,6 +22,7 @@ import {
 } from '../../lib/admin';
 import { isAdmin, listClusters, listProjects } from '../../lib/api';
 import { useSession } from '../../lib/session';
+import { AuditTab } from './AuditTab';
 import { ClustersTab } from './ClustersTab';
 import { ConfirmDialog } from '../common/ConfirmDialog';
 import { Dialog } from '../common/Dialog';
@@ -31,7 +32,7 @@ import { ResourceTable, type Column } from '../common/ResourceTable';
 import { StatusBadge } from '../common/StatusBadge';
 import { useTitle } from '../common/useTitle';
 
-const TABS = ['users', 'groups', 'members', 'clusters', 'providers'] as const;
+const TABS = ['users', 'groups', 'members', 'clusters', 'providers', 'audit'] as const;
 type Tab = (typeof TABS)[number];
 
 /** AdminPage gathers what administrators manage: users, groups, members of clusters and projects, identity providers. */
@@ -48,7 +49,7 @@ export function AdminPage() {
       </section>
     );
   }
-  const label: Record<Tab, string> = { users: t('Users'), groups: t('Groups'), members: t('Members'), clusters: t('glossary|Clusters'), providers: t('Identity providers') };
+  const label: Record<Tab, string> = { users: t('Users'), groups: t('Groups'), members: t('Members'), clusters: t('glossary|Clusters'), providers: t('Identity providers'), audit: t('Audit log') };
   return (
     <section className="page" aria-labelledby="admin-title">
       <h1 id="admin-title">{t('Administration')}</h1>
@@ -64,6 +65,7 @@ export function AdminPage() {
       {tab === 'members' && <MembersTab />}
       {tab === 'clusters' && <ClustersTab />}
       {tab === 'providers' && <ProvidersTab />}
+      {tab === 'audit' && <AuditTab />}
       {!TABS.includes(tab) && <p className="empty-inline">{t('There is no such page.')}</p>}
     </section>
   );
