@@ -74,7 +74,22 @@ export const setProviderState = (p: AuthProvider, state: 'Enabled' | 'Disabled')
 
 export const deleteProvider = (name: string) => request<unknown>(`/v1/admin/authproviders/${seg(name)}`, { method: 'DELETE' });
 
-export const testProvider = (name: string) => request<unknown>(`/v1/auth/providers/${seg(name)}/test`, { method: 'POST' });
+/** ProviderTest is the result of a connection test: reason names the step that failed (DNSFailed, TLSFailed, BindFailed, ...). */
+export interface ProviderTest {
+  ready: boolean;
+  reason: string;
+  message: string;
+}
+
+export const testProvider = (name: string) => request<ProviderTest>(`/v1/auth/providers/${seg(name)}/test`, { method: 'POST' });
+
+/**
+ * putProvider creates or replaces a provider. secret (client secret or
+ * bind password) is write-only: the server never returns it, and an
+ * update without it keeps the stored one.
+ */
+export const putProvider = (name: string, spec: AuthProvider['spec'], secret: string) =>
+  request<AuthProvider>(`/v1/admin/authproviders/${seg(name)}`, { method: 'PUT', body: { spec, secret: secret || undefined } });
 
 /** groupsOf lists every group the users belong to, with its members. */
 export function groupsOf(users: User[]): { group: string; members: string[] }[] {

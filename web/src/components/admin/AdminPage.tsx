@@ -17,12 +17,14 @@ import {
   testProvider,
   type AuthProvider,
   type Member,
+  type ProviderTest,
   type Scope,
   type User,
 } from '../../lib/admin';
 import { isAdmin, listClusters, listProjects } from '../../lib/api';
 import { useSession } from '../../lib/session';
 import { AuditTab } from './AuditTab';
+import { ProviderForm } from './ProviderForm';
 import { ClustersTab } from './ClustersTab';
 import { ConfirmDialog } from '../common/ConfirmDialog';
 import { Dialog } from '../common/Dialog';
@@ -346,12 +348,12 @@ function ProvidersTab() {
   const [error, setError] = useState<unknown>(undefined);
   const [notice, setNotice] = useState('');
   const [deleting, setDeleting] = useState<AuthProvider | null>(null);
-  const act = async (fn: () => Promise<unknown>, done: string) => {
+  const [editing, setEditing] = useState<AuthProvider | 'new' | null>(null);
+  const act = async (fn: () => Promise<unknown>, done: (result: unknown) => string) => {
     setError(undefined);
     setNotice('');
     try {
-      await fn();
-      setNotice(done);
+      setNotice(done(await fn()));
     } catch (err) {
       setError(err);
     } finally {
@@ -380,16 +382,28 @@ function ProvidersTab() {
       value: () => '',
       render: (p) => (
         <span className="row-actions">
-          <button type="button" className="button small" aria-label={t('Test {{name}}', { name: p.name })} onClick={() => void act(() => testProvider(p.name), t('{{name}} was tested; see its status.', { name: p.name }))}>
+          <button type="button" className="button small" aria-label={t('Test {{name}}', { name: p.name })} onClick={() =>
+              void act(
+                () => testProvider(p.name),
+                (r) => {
+                  const res = r as ProviderTest;
+                  return res.ready ? t('{{name}} works.', { name: p.name }) : t('{{name}} failed its test ({{reason}}): {{message}}', { name: p.name, reason: res.reason, message: res.message });
+                },
+              )
+            }
+          >
             {t('Test')}
           </button>
           <button
             type="button"
             className="button small"
             aria-label={p.spec.state === 'Disabled' ? t('Enable {{name}}', { name: p.name }) : t('Disable {{name}}', { name: p.name })}
-            onClick={() => void act(() => setProviderState(p, p.spec.state === 'Disabled' ? 'Enabled' : 'Disabled'), t('{{name}} was changed.', { name: p.name }))}
+            onClick={() => void act(() => setProviderState(p, p.spec.state === 'Disabled' ? 'Enabled' : 'Disabled'), () => t('{{name}} was changed.', { name: p.name }))}
           >
             {p.spec.state === 'Disabled' ? t('Enable') : t('Disable')}
+          </button>
+          <button type="button" className="button small" aria-label={t('Edit {{name}}', { name: p.name })} onClick={() => setEditing(p)}>
+            {t('Edit')}
           </button>
           <button type="button" className="button small danger" aria-label={t('Delete {{name}}', { name: p.name })} onClick={() => setDeleting(p)}>
             {t('Delete')}
@@ -400,8 +414,13 @@ function ProvidersTab() {
   ];
   return (
     <section className="section" aria-labelledby="providers-title">
-      <h2 id="providers-title">{t('Identity providers')}</h2>
-      <p className="muted">{t('Add a provider with PUT /v1/admin/authproviders/NAME or by applying an AuthProvider object; here you test, enable, disable and delete them.')}</p>
+      <div className="section-header">
+        <h2 id="providers-title">{t('Identity providers')}</h2>
+        <button type="button" className="button primary" onClick={() => setEditing('new')}>
+          {t('Add an identity provider')}
+        </button>
+      </div>
+      {editing && <ProviderForm key={editing === 'new' ? '' : editing.name} existing={editing === 'new' ? undefined : editing} onSaved={() => void qc.invalidateQueries({ queryKey: key })} onClose={() => setEditing(null)} />}
       {notice && (
         <p className="notice" role="status">
           {notice}
