@@ -174,3 +174,70 @@ export async function searchAudit(f: AuditFilter, limit = AUDIT_PAGE, signal?: A
   const page = await request<List<AuditRecord>>(`/v1/audit?${q.toString()}`, { signal });
   return page.items ?? [];
 }
+
+// ---- role templates, groups, projects ---------------------------------------
+
+/** PolicyRule is a Kubernetes RBAC rule (rbacv1.PolicyRule). */
+export interface PolicyRule {
+  verbs: string[];
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+  nonResourceURLs?: string[];
+}
+
+export type TemplateContext = 'Cluster' | 'Project';
+
+export interface RoleTemplate {
+  name: string;
+  displayName?: string;
+  description?: string;
+  /** Cluster or Project; read case-insensitively (see contextOf). */
+  context: TemplateContext | string;
+  rules?: PolicyRule[];
+  inherits?: string[];
+  state?: 'Active' | 'Locked' | string;
+  builtin?: boolean;
+}
+
+/** contextOf reads a template's context whatever its case. */
+export const contextOf = (rt: RoleTemplate): TemplateContext => (rt.context.toLowerCase() === 'cluster' ? 'Cluster' : 'Project');
+
+export const listRoleTemplates = (signal?: AbortSignal) => all<RoleTemplate>('/v1/roletemplates', signal);
+export const createRoleTemplate = (rt: RoleTemplate) => request<RoleTemplate>('/v1/roletemplates', { method: 'POST', body: rt });
+export const deleteRoleTemplate = (name: string) => request<unknown>(`/v1/roletemplates/${seg(name)}`, { method: 'DELETE' });
+
+/** Group is a bokujo group of local users (not an identity provider's). */
+export interface Group {
+  name: string;
+  displayName?: string;
+  description?: string;
+  /** User object names. */
+  members?: string[];
+}
+
+export const listGroups = (signal?: AbortSignal) => all<Group>('/v1/groups', signal);
+export const createGroup = (g: Group) => request<Group>('/v1/groups', { method: 'POST', body: g });
+export const updateGroup = (g: Group) => request<Group>(`/v1/groups/${seg(g.name)}`, { method: 'PUT', body: g });
+export const deleteGroup = (name: string) => request<unknown>(`/v1/groups/${seg(name)}`, { method: 'DELETE' });
+
+/** ProjectObject is a project as the admin API reads and writes it. */
+export interface ProjectObject {
+  name: string;
+  clusterName: string;
+  displayName?: string;
+  description?: string;
+  namespaces?: string[];
+  resourceQuota?: { hard: Record<string, string> };
+  limitRange?: { defaultLimits?: Record<string, string>; defaultRequests?: Record<string, string> };
+  /** The namespaces that belong to the project now (listed or labelled), when the server says. */
+  status?: { namespaces?: string[] };
+}
+
+export const getProject = (name: string, signal?: AbortSignal) => request<ProjectObject>(`/v1/projects/${seg(name)}`, { signal });
+export const createProject = (p: ProjectObject) => request<ProjectObject>('/v1/projects', { method: 'POST', body: p });
+export const updateProject = (p: ProjectObject) => request<ProjectObject>(`/v1/projects/${seg(p.name)}`, { method: 'PUT', body: p });
+export const deleteProject = (name: string) => request<unknown>(`/v1/projects/${seg(name)}`, { method: 'DELETE' });
+
+/** GPU_RESOURCE is the extended resource of NVIDIA GPUs; its quota key is requests.nvidia.com/gpu. */
+export const GPU_QUOTA = 'requests.nvidia.com/gpu';

@@ -5,9 +5,10 @@ import { Link, useParams } from 'react-router';
 import {
   addMember,
   BUILTIN_TEMPLATES,
+  contextOf,
+  listRoleTemplates,
   createUser,
   deleteProvider,
-  groupsOf,
   listAuthProvidersAdmin,
   listMembers,
   listUsers,
@@ -24,7 +25,10 @@ import {
 import { isAdmin, listClusters, listProjects } from '../../lib/api';
 import { useSession } from '../../lib/session';
 import { AuditTab } from './AuditTab';
+import { GroupsTab } from './GroupsTab';
+import { ProjectsTab } from './ProjectsTab';
 import { ProviderForm } from './ProviderForm';
+import { RoleTemplatesTab } from './RoleTemplatesTab';
 import { ClustersTab } from './ClustersTab';
 import { ConfirmDialog } from '../common/ConfirmDialog';
 import { Dialog } from '../common/Dialog';
@@ -34,7 +38,7 @@ import { ResourceTable, type Column } from '../common/ResourceTable';
 import { StatusBadge } from '../common/StatusBadge';
 import { useTitle } from '../common/useTitle';
 
-const TABS = ['users', 'groups', 'members', 'clusters', 'providers', 'audit'] as const;
+const TABS = ['users', 'groups', 'members', 'roletemplates', 'projects', 'clusters', 'providers', 'audit'] as const;
 type Tab = (typeof TABS)[number];
 
 /** AdminPage gathers what administrators manage: users, groups, members of clusters and projects, identity providers. */
@@ -51,7 +55,7 @@ export function AdminPage() {
       </section>
     );
   }
-  const label: Record<Tab, string> = { users: t('Users'), groups: t('Groups'), members: t('Members'), clusters: t('glossary|Clusters'), providers: t('Identity providers'), audit: t('Audit log') };
+  const label: Record<Tab, string> = { users: t('Users'), groups: t('Groups'), members: t('Members'), roletemplates: t('Role templates'), projects: t('Projects'), clusters: t('glossary|Clusters'), providers: t('Identity providers'), audit: t('Audit log') };
   return (
     <section className="page" aria-labelledby="admin-title">
       <h1 id="admin-title">{t('Administration')}</h1>
@@ -65,6 +69,8 @@ export function AdminPage() {
       {tab === 'users' && <UsersTab />}
       {tab === 'groups' && <GroupsTab />}
       {tab === 'members' && <MembersTab />}
+      {tab === 'roletemplates' && <RoleTemplatesTab />}
+      {tab === 'projects' && <ProjectsTab />}
       {tab === 'clusters' && <ClustersTab />}
       {tab === 'providers' && <ProvidersTab />}
       {tab === 'audit' && <AuditTab />}
@@ -175,24 +181,6 @@ function CreateUserDialog({ onClose }: { onClose: () => void }) {
   );
 }
 
-function GroupsTab() {
-  const { t } = useTranslation();
-  const users = useUsers();
-  const groups = groupsOf(users.data ?? []);
-  const columns: Column<{ group: string; members: string[] }>[] = [
-    { id: 'group', header: t('Group'), value: (g) => g.group },
-    { id: 'count', header: t('Members'), value: (g) => g.members.length, numeric: true },
-    { id: 'members', header: t('Users'), value: (g) => g.members.join(', ') },
-  ];
-  return (
-    <section className="section" aria-labelledby="groups-title">
-      <h2 id="groups-title">{t('Groups')}</h2>
-      <p className="muted">{t('Groups come from identity providers at each login. Grant a group access under Members; it applies to everyone in it.')}</p>
-      {users.error ? <ErrorMessage title={t('Could not load the users.')} error={users.error} /> : !users.data ? <Loading /> : <ResourceTable label={t('Groups')} rows={groups} rowKey={(g) => g.group} columns={columns} empty={t('No user belongs to a group yet.')} />}
-    </section>
-  );
-}
-
 function MembersTab() {
   const { t } = useTranslation();
   const [scope, setScope] = useState<Scope>('projects');
@@ -283,6 +271,9 @@ function AddMemberForm({ scope, name, users, onAdded }: { scope: Scope; name: st
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
   const ids = { kind: useId(), who: useId(), role: useId() };
+  // The templates of this scope the server has, when it lists them; the built-in names otherwise.
+  const templates = useQuery({ queryKey: ['v1', 'roletemplates'], queryFn: ({ signal }) => listRoleTemplates(signal), retry: false });
+  const offered = templates.data ? templates.data.filter((r) => contextOf(r) === (scope === 'clusters' ? 'Cluster' : 'Project') && r.state !== 'Locked').map((r) => r.name) : BUILTIN_TEMPLATES[scope];
   const subject = kind === 'User' ? who || users[0]?.name || '' : who.trim();
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -328,7 +319,7 @@ function AddMemberForm({ scope, name, users, onAdded }: { scope: Scope; name: st
       <label htmlFor={ids.role}>{t('Role template')}</label>
       <input id={ids.role} list={`${ids.role}-list`} value={role} onChange={(e) => setRole(e.target.value)} />
       <datalist id={`${ids.role}-list`}>
-        {BUILTIN_TEMPLATES[scope].map((r) => (
+        {offered.map((r) => (
           <option key={r} value={r} />
         ))}
       </datalist>
