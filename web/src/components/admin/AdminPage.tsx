@@ -209,7 +209,7 @@ function MembersTab() {
         </select>
       </div>
       {options.length === 0 ? (
-        <p className="empty-inline">{scope === 'clusters' ? t('No clusters yet.') : t('No projects yet. Create a Project object in the management cluster first.')}</p>
+        <p className="empty-inline">{scope === 'clusters' ? t('No clusters yet.') : t('No projects yet: create one under Projects.')}</p>
       ) : (
         current && <MemberList key={`${scope}/${current}`} scope={scope} name={current} />
       )}

@@ -43,6 +43,10 @@ describe('AuditTab', () => {
     expect(Object.fromEntries(first)).toEqual({ user: 'alice', verb: 'delete', limit: String(AUDIT_PAGE) });
     const form = screen.getByRole('form', { name: 'Filter the audit log' });
     expect((within(form).getByLabelText('User') as HTMLInputElement).value).toBe('alice');
+    // Newest first, as the log answers.
+    const rows = within(table).getAllByRole('row').slice(1);
+    expect(rows[0]!.textContent).toContain('pod-0');
+    expect(rows.at(-1)!.textContent).toContain(`pod-${AUDIT_PAGE - 1}`);
 
     await user.click(screen.getByRole('button', { name: 'Older' }));
     const row = await within(screen.getByRole('table', { name: 'Audit records' })).findByRole('row', { name: /secret-pod/ });

@@ -90,6 +90,7 @@ export function AuditTab() {
             rows={records.map((r, i) => ({ ...r, i }))}
             rowKey={(r) => `${r.time}/${r.i}`}
             columns={columns}
+            initialSort={{ id: 'time', asc: false }}
             empty={filtered || before ? t('No records match: widen the time range or clear a filter.') : t('Nothing was recorded yet: requests through bokujo and changes to its objects show up here.')}
           />
           <div className="toolbar" role="group" aria-label={t('Pages')}>

@@ -83,7 +83,15 @@ const secretTable = (rows: { name: string; type: string; keys: number }[]) =>
     apiVersion: 'meta.k8s.io/v1',
     metadata: { resourceVersion: '5' },
     columnDefinitions: [{ name: 'Name' }, { name: 'Type' }, { name: 'Data' }, { name: 'Age' }],
-    rows: rows.map((r) => ({ cells: [r.name, r.type, r.keys, '1m'], object: { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: { name: r.name, namespace: 'ml', uid: r.name, resourceVersion: '5' } } })),
+    rows: rows.map((r) => ({
+      cells: [r.name, r.type, r.keys, '1m'],
+      object: {
+        kind: 'PartialObjectMetadata',
+        apiVersion: 'meta.k8s.io/v1',
+        // As kubectl apply leaves it: the whole Secret, values included.
+        metadata: { name: r.name, namespace: 'ml', uid: r.name, resourceVersion: '5', annotations: { 'kubectl.kubernetes.io/last-applied-configuration': `{"data":{"password":"${btoa('hunter2')}"}}`, team: 'ml' } },
+      },
+    })),
   });
 
 /** A watch that sends these lines, then stays open. */
@@ -146,6 +154,10 @@ describe('Secrets', () => {
     expect(screen.getByText('1 keys; their names and values stay on the server until you reveal them.')).toBeTruthy();
     expect(screen.queryByText('password')).toBeNull();
     expect(calls.some((c) => c.url === `${secretPath}/db-pass`)).toBe(false);
+    const yaml = screen.getByRole('region', { name: 'YAML' }).textContent ?? '';
+    expect(yaml).toContain('team: ml');
+    expect(yaml).not.toContain('last-applied');
+    expect(yaml).not.toContain('dataCount');
     const reveal = screen.getByRole('button', { name: 'Reveal values' });
     await waitFor(() => expect((reveal as HTMLButtonElement).disabled).toBe(false));
     await user.click(reveal);

@@ -82,6 +82,8 @@ export interface ListOptions {
   signal?: AbortSignal;
 }
 
+const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
+
 /** TABLE_ACCEPT asks the apiserver for a meta.k8s.io Table instead of the objects. */
 export const TABLE_ACCEPT = 'application/json;as=Table;g=meta.k8s.io;v=v1, application/json;as=Table;g=meta.k8s.io;v=v1beta1';
 
@@ -126,10 +128,18 @@ export class TableReader {
     return (table.rows ?? [])
       .filter((r) => r.object?.metadata?.name)
       .map((r) => {
+        const metadata = { ...r.object!.metadata! };
+        // kubectl apply's annotation repeats the whole object, a Secret's
+        // values included: it is dropped on arrival, never kept or shown.
+        if (metadata.annotations && LAST_APPLIED in metadata.annotations) {
+          const { [LAST_APPLIED]: _dropped, ...rest } = metadata.annotations;
+          void _dropped;
+          metadata.annotations = rest;
+        }
         const o: Record<string, unknown> = {
           apiVersion: this.kind.group === '' ? this.kind.version : `${this.kind.group}/${this.kind.version}`,
           kind: this.kind.kind,
-          metadata: r.object!.metadata!,
+          metadata,
         };
         const type = at(r, 'Type');
         if (typeof type === 'string') o.type = type;
