@@ -8,7 +8,7 @@ import (
 	"bokujo.io/bokujo/internal/audit"
 )
 
-// searchAudit answers GET /v1/audit?user=&cluster=&kind=&since=&until=&limit=
+// searchAudit answers GET /v1/audit?user=&cluster=&kind=&verb=&since=&until=&limit=
 // with the newest matching records first. Times are RFC 3339.
 func (a *API) searchAudit(w http.ResponseWriter, r *http.Request, _ caller) {
 	if a.opts.Audit == nil {
@@ -16,7 +16,7 @@ func (a *API) searchAudit(w http.ResponseWriter, r *http.Request, _ caller) {
 		return
 	}
 	q := r.URL.Query()
-	query := audit.Query{User: q.Get("user"), Cluster: q.Get("cluster"), Kind: q.Get("kind")}
+	query := audit.Query{User: q.Get("user"), Cluster: q.Get("cluster"), Kind: q.Get("kind"), Verb: q.Get("verb")}
 	for key, dst := range map[string]*time.Time{"since": &query.Since, "until": &query.Until} {
 		if s := q.Get(key); s != "" {
 			t, err := time.Parse(time.RFC3339, s)

@@ -125,7 +125,9 @@ var _ proxy.Auditor = (*Log)(nil)
 // Query selects records; zero fields match everything.
 type Query struct {
 	User, Cluster, Kind string
-	Since, Until        time.Time
+	// Verb matches the record's verb exactly (get, list, create, ...).
+	Verb         string
+	Since, Until time.Time
 	// Limit bounds the answer (default 100, at most 1000); the newest
 	// records come first.
 	Limit int
@@ -214,6 +216,7 @@ func (q Query) matches(r Record) bool {
 	return (q.User == "" || r.User == q.User) &&
 		(q.Cluster == "" || r.Cluster == q.Cluster) &&
 		(q.Kind == "" || r.Kind == q.Kind) &&
+		(q.Verb == "" || r.Verb == q.Verb) &&
 		(q.Since.IsZero() || !r.Time.Before(q.Since)) &&
 		(q.Until.IsZero() || r.Time.Before(q.Until))
 }

@@ -51,6 +51,12 @@ func TestWriteSearchAndRotation(t *testing.T) {
 	if got[0].LatencyMS != 1.5 || got[0].Kind != "request" {
 		t.Fatalf("record fields: %+v", got[0])
 	}
+	if got, _ := l.Search(Query{Verb: "delete", Limit: 100}); len(got) != 0 {
+		t.Fatalf("verb filter let through other verbs: %+v", got)
+	}
+	if got, _ := l.Search(Query{Verb: "get", User: "alice", Limit: 2}); len(got) != 2 || got[0].Name != "pod-11998" {
+		t.Fatalf("verb filter: %+v", got)
+	}
 	if got, _ := l.Search(Query{Limit: 1_000_000}); len(got) != MaxQueryLimit {
 		t.Fatalf("limit not bounded: %d", len(got))
 	}

@@ -400,6 +400,79 @@ scenario('terminal', async (page) => {
   await new ClusterPage(page).heading('dev').waitFor();
 });
 
+// Tokens: the admin creates an API token, sees its value once, uses it,
+// revokes it, and lists every user's tokens.
+scenario('tokens', async (page) => {
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Tokens' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Tokens' }).waitFor();
+  const tokens = page.getByRole('table', { name: 'Tokens' });
+  await tokens.getByText('Browser session (this session)').waitFor();
+  const description = `e2e CI ${Date.now()}`;
+  await page.getByRole('button', { name: 'Create a token' }).click();
+  const create = page.getByRole('dialog', { name: 'Create a token' });
+  await create.getByLabel('Description').fill(description);
+  await create.getByLabel('Expires after').selectOption({ label: '7 days' });
+  await create.getByRole('button', { name: 'Create' }).click();
+  const shown = page.getByRole('dialog', { name: 'Your new token' });
+  await shown.getByText(/shown only this once/).waitFor();
+  const value = await shown.getByRole('textbox', { name: 'Token' }).inputValue();
+  assert.ok(value.length > 20, 'the value is shown');
+  await shown.getByRole('button', { name: 'Copy the token' }).waitFor();
+  await page.screenshot({ path: join(outDir, 'tokens-created.png') });
+  const asToken = () => page.request.get('/v1/me', { headers: { Authorization: `Bearer ${value}` }, failOnStatusCode: false });
+  assert.equal((await asToken()).status(), 200, 'the new token works');
+  await shown.getByRole('button', { name: 'Done' }).click();
+  const row = tokens.getByRole('row').filter({ has: page.getByRole('rowheader', { name: description, exact: true }) });
+  await row.waitFor();
+  assert.equal(await page.getByText(value).count(), 0, 'the value is gone once the dialog is closed');
+
+  const own = await tokens.getByRole('rowheader').count();
+  await page.getByLabel("Show every user's tokens").check();
+  await page.getByRole('columnheader', { name: /Owner/ }).waitFor();
+  // alice and bob have sessions too (test/e2e logs them in): more rows.
+  for (let i = 0; (await tokens.getByRole('rowheader').count()) <= own; i++) {
+    assert.ok(i < 100, "every user's tokens are listed");
+    await page.waitForTimeout(100);
+  }
+  await page.screenshot({ path: join(outDir, 'tokens-all-users.png'), fullPage: true });
+  await page.getByLabel("Show every user's tokens").uncheck();
+
+  await row.getByRole('button', { name: `Revoke ${description}` }).click();
+  await page.getByRole('dialog', { name: `Revoke ${description}?` }).getByRole('button', { name: 'Revoke' }).click();
+  await row.waitFor({ state: 'detached' });
+  assert.equal((await asToken()).status(), 401, 'the revoked token is refused');
+});
+
+// Audit: the admin finds the restart of gpu-form (a patch through the
+// proxy in the kinds scenario) with filters kept in the address, opens it,
+// and sees the empty state of a search that matches nothing.
+scenario('audit', async (page) => {
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Administration' }).click();
+  await page.getByRole('navigation', { name: 'Administration' }).getByRole('link', { name: 'Audit log' }).click();
+  const filters = page.getByRole('form', { name: 'Filter the audit log' });
+  await filters.getByLabel('Cluster').fill('dev');
+  await filters.getByLabel('Verb').fill('patch');
+  await filters.getByRole('button', { name: 'Search' }).click();
+  const q = new URL(page.url()).searchParams;
+  assert.equal(q.get('cluster'), 'dev');
+  assert.equal(q.get('verb'), 'patch');
+  const records = page.getByRole('table', { name: 'Audit records' });
+  const restart = records.getByRole('row').filter({ hasText: 'gpu-form' }).first();
+  await restart.waitFor();
+  await page.screenshot({ path: join(outDir, 'audit-filtered.png'), fullPage: true });
+  await restart.getByRole('button', { name: /^Details of patch by / }).click();
+  const drawer = page.getByRole('dialog', { name: 'Audit record' });
+  await drawer.getByText('deployments', { exact: true }).waitFor();
+  await page.screenshot({ path: join(outDir, 'audit-record.png') });
+  await drawer.getByRole('button', { name: 'Close' }).click();
+  // The address alone reproduces a search.
+  await page.goto(`/admin/audit?user=nobody-${Date.now()}`);
+  await page.getByText('No records match: widen the time range or clear a filter.').waitFor();
+  // Back where the next scenario starts.
+  await page.goto('/clusters/dev?namespace=default');
+  await new Workloads(page).deployment('gpu-form').waitFor();
+});
+
 scenario('japanese', async (page) => {
   const shell = new Shell(page);
   await shell.language('Language').selectOption('ja');

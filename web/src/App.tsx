@@ -22,6 +22,7 @@ const NotificationsPage = lazy(() =>
 );
 const PodDetails = lazy(() => import('./components/pod/Details').then((m) => ({ default: m.PodDetails })));
 const AdminPage = lazy(() => import('./components/admin/AdminPage').then((m) => ({ default: m.AdminPage })));
+const TokensPage = lazy(() => import('./components/account/TokensPage').then((m) => ({ default: m.TokensPage })));
 const PasswordPage = lazy(() => import('./components/auth/PasswordPage').then((m) => ({ default: m.PasswordPage })));
 const DeployPage = lazy(() => import('./components/deploy/DeployPage').then((m) => ({ default: m.DeployPage })));
 const ResourceDetails = lazy(() => import('./components/resource/Details').then((m) => ({ default: m.ResourceDetails })));
@@ -120,6 +121,14 @@ export function AppRoutes() {
           element={
             <Suspense fallback={<Loading />}>
               <PasswordPage />
+            </Suspense>
+          }
+        />
+        <Route
+          path="/account/tokens"
+          element={
+            <Suspense fallback={<Loading />}>
+              <TokensPage />
             </Suspense>
           }
         />

@@ -55,6 +55,8 @@ export interface RequestOptions {
   /** Sent as JSON unless it is a string (sent as is, with contentType). */
   body?: unknown;
   contentType?: string;
+  /** The Accept header; JSON by default. */
+  accept?: string;
   signal?: AbortSignal;
   /**
    * A 401 is an answer the caller handles itself (a wrong password at
@@ -70,7 +72,7 @@ function isSafe(method: string): boolean {
 /** request sends one request and returns the parsed JSON (or text) body. */
 export async function request<T>(path: string, options: RequestOptions = {}): Promise<T> {
   const method = options.method ?? 'GET';
-  const headers = new Headers({ Accept: 'application/json' });
+  const headers = new Headers({ Accept: options.accept ?? 'application/json' });
   let body: string | undefined;
   if (options.body !== undefined) {
     if (typeof options.body === 'string') {
@@ -362,10 +364,10 @@ export function listProjects(cluster: string, signal?: AbortSignal): Promise<Pro
  * stream opens a GET whose body is read as it arrives (a Kubernetes
  * watch); a non-2xx answer is thrown as an ApiError like request's.
  */
-export async function stream(path: string, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+export async function stream(path: string, signal: AbortSignal, accept = 'application/json'): Promise<ReadableStream<Uint8Array>> {
   let response: Response;
   try {
-    response = await fetch(path, { headers: { Accept: 'application/json' }, signal, credentials: 'same-origin', cache: 'no-store' });
+    response = await fetch(path, { headers: { Accept: accept }, signal, credentials: 'same-origin', cache: 'no-store' });
   } catch (err) {
     if (err instanceof DOMException && err.name === 'AbortError') throw err;
     throw new ApiError(0, 'NetworkError', err instanceof Error ? err.message : String(err));

@@ -5,9 +5,10 @@ import { Link, useParams } from 'react-router';
 import {
   addMember,
   BUILTIN_TEMPLATES,
+  contextOf,
+  listRoleTemplates,
   createUser,
   deleteProvider,
-  groupsOf,
   listAuthProvidersAdmin,
   listMembers,
   listUsers,
@@ -17,11 +18,19 @@ import {
   testProvider,
   type AuthProvider,
   type Member,
+  type ProviderTest,
   type Scope,
   type User,
 } from '../../lib/admin';
 import { isAdmin, listClusters, listProjects } from '../../lib/api';
 import { useSession } from '../../lib/session';
+import { AuditTab } from './AuditTab';
+import { GroupsTab } from './GroupsTab';
+import { ProjectsTab } from './ProjectsTab';
+import { ProviderForm } from './ProviderForm';
+import { RoleTemplatesTab } from './RoleTemplatesTab';
+import { ClustersTab } from './ClustersTab';
+import { ConfirmDialog } from '../common/ConfirmDialog';
 import { Dialog } from '../common/Dialog';
 import { ErrorMessage } from '../common/ErrorMessage';
 import { Loading } from '../common/Loading';
@@ -29,7 +38,7 @@ import { ResourceTable, type Column } from '../common/ResourceTable';
 import { StatusBadge } from '../common/StatusBadge';
 import { useTitle } from '../common/useTitle';
 
-const TABS = ['users', 'groups', 'members', 'providers'] as const;
+const TABS = ['users', 'groups', 'members', 'roletemplates', 'projects', 'clusters', 'providers', 'audit'] as const;
 type Tab = (typeof TABS)[number];
 
 /** AdminPage gathers what administrators manage: users, groups, members of clusters and projects, identity providers. */
@@ -46,7 +55,7 @@ export function AdminPage() {
       </section>
     );
   }
-  const label: Record<Tab, string> = { users: t('Users'), groups: t('Groups'), members: t('Members'), providers: t('Identity providers') };
+  const label: Record<Tab, string> = { users: t('Users'), groups: t('Groups'), members: t('Members'), roletemplates: t('Role templates'), projects: t('Projects'), clusters: t('glossary|Clusters'), providers: t('Identity providers'), audit: t('Audit log') };
   return (
     <section className="page" aria-labelledby="admin-title">
       <h1 id="admin-title">{t('Administration')}</h1>
@@ -60,7 +69,11 @@ export function AdminPage() {
       {tab === 'users' && <UsersTab />}
       {tab === 'groups' && <GroupsTab />}
       {tab === 'members' && <MembersTab />}
+      {tab === 'roletemplates' && <RoleTemplatesTab />}
+      {tab === 'projects' && <ProjectsTab />}
+      {tab === 'clusters' && <ClustersTab />}
       {tab === 'providers' && <ProvidersTab />}
+      {tab === 'audit' && <AuditTab />}
       {!TABS.includes(tab) && <p className="empty-inline">{t('There is no such page.')}</p>}
     </section>
   );
@@ -168,24 +181,6 @@ function CreateUserDialog({ onClose }: { onClose: () => void }) {
   );
 }
 
-function GroupsTab() {
-  const { t } = useTranslation();
-  const users = useUsers();
-  const groups = groupsOf(users.data ?? []);
-  const columns: Column<{ group: string; members: string[] }>[] = [
-    { id: 'group', header: t('Group'), value: (g) => g.group },
-    { id: 'count', header: t('Members'), value: (g) => g.members.length, numeric: true },
-    { id: 'members', header: t('Users'), value: (g) => g.members.join(', ') },
-  ];
-  return (
-    <section className="section" aria-labelledby="groups-title">
-      <h2 id="groups-title">{t('Groups')}</h2>
-      <p className="muted">{t('Groups come from identity providers at each login. Grant a group access under Members; it applies to everyone in it.')}</p>
-      {users.error ? <ErrorMessage title={t('Could not load the users.')} error={users.error} /> : !users.data ? <Loading /> : <ResourceTable label={t('Groups')} rows={groups} rowKey={(g) => g.group} columns={columns} empty={t('No user belongs to a group yet.')} />}
-    </section>
-  );
-}
-
 function MembersTab() {
   const { t } = useTranslation();
   const [scope, setScope] = useState<Scope>('projects');
@@ -214,7 +209,7 @@ function MembersTab() {
         </select>
       </div>
       {options.length === 0 ? (
-        <p className="empty-inline">{scope === 'clusters' ? t('No clusters yet.') : t('No projects yet. Create a Project object in the management cluster first.')}</p>
+        <p className="empty-inline">{scope === 'clusters' ? t('No clusters yet.') : t('No projects yet: create one under Projects.')}</p>
       ) : (
         current && <MemberList key={`${scope}/${current}`} scope={scope} name={current} />
       )}
@@ -276,6 +271,9 @@ function AddMemberForm({ scope, name, users, onAdded }: { scope: Scope; name: st
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
   const ids = { kind: useId(), who: useId(), role: useId() };
+  // The templates of this scope the server has, when it lists them; the built-in names otherwise.
+  const templates = useQuery({ queryKey: ['v1', 'roletemplates'], queryFn: ({ signal }) => listRoleTemplates(signal), retry: false });
+  const offered = templates.data ? templates.data.filter((r) => contextOf(r) === (scope === 'clusters' ? 'Cluster' : 'Project') && r.state !== 'Locked').map((r) => r.name) : BUILTIN_TEMPLATES[scope];
   const subject = kind === 'User' ? who || users[0]?.name || '' : who.trim();
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -321,7 +319,7 @@ function AddMemberForm({ scope, name, users, onAdded }: { scope: Scope; name: st
       <label htmlFor={ids.role}>{t('Role template')}</label>
       <input id={ids.role} list={`${ids.role}-list`} value={role} onChange={(e) => setRole(e.target.value)} />
       <datalist id={`${ids.role}-list`}>
-        {BUILTIN_TEMPLATES[scope].map((r) => (
+        {offered.map((r) => (
           <option key={r} value={r} />
         ))}
       </datalist>
@@ -341,12 +339,12 @@ function ProvidersTab() {
   const [error, setError] = useState<unknown>(undefined);
   const [notice, setNotice] = useState('');
   const [deleting, setDeleting] = useState<AuthProvider | null>(null);
-  const act = async (fn: () => Promise<unknown>, done: string) => {
+  const [editing, setEditing] = useState<AuthProvider | 'new' | null>(null);
+  const act = async (fn: () => Promise<unknown>, done: (result: unknown) => string) => {
     setError(undefined);
     setNotice('');
     try {
-      await fn();
-      setNotice(done);
+      setNotice(done(await fn()));
     } catch (err) {
       setError(err);
     } finally {
@@ -375,16 +373,28 @@ function ProvidersTab() {
       value: () => '',
       render: (p) => (
         <span className="row-actions">
-          <button type="button" className="button small" aria-label={t('Test {{name}}', { name: p.name })} onClick={() => void act(() => testProvider(p.name), t('{{name}} was tested; see its status.', { name: p.name }))}>
+          <button type="button" className="button small" aria-label={t('Test {{name}}', { name: p.name })} onClick={() =>
+              void act(
+                () => testProvider(p.name),
+                (r) => {
+                  const res = r as ProviderTest;
+                  return res.ready ? t('{{name}} works.', { name: p.name }) : t('{{name}} failed its test ({{reason}}): {{message}}', { name: p.name, reason: res.reason, message: res.message });
+                },
+              )
+            }
+          >
             {t('Test')}
           </button>
           <button
             type="button"
             className="button small"
             aria-label={p.spec.state === 'Disabled' ? t('Enable {{name}}', { name: p.name }) : t('Disable {{name}}', { name: p.name })}
-            onClick={() => void act(() => setProviderState(p, p.spec.state === 'Disabled' ? 'Enabled' : 'Disabled'), t('{{name}} was changed.', { name: p.name }))}
+            onClick={() => void act(() => setProviderState(p, p.spec.state === 'Disabled' ? 'Enabled' : 'Disabled'), () => t('{{name}} was changed.', { name: p.name }))}
           >
             {p.spec.state === 'Disabled' ? t('Enable') : t('Disable')}
+          </button>
+          <button type="button" className="button small" aria-label={t('Edit {{name}}', { name: p.name })} onClick={() => setEditing(p)}>
+            {t('Edit')}
           </button>
           <button type="button" className="button small danger" aria-label={t('Delete {{name}}', { name: p.name })} onClick={() => setDeleting(p)}>
             {t('Delete')}
@@ -395,8 +405,13 @@ function ProvidersTab() {
   ];
   return (
     <section className="section" aria-labelledby="providers-title">
-      <h2 id="providers-title">{t('Identity providers')}</h2>
-      <p className="muted">{t('Add a provider with PUT /v1/admin/authproviders/NAME or by applying an AuthProvider object; here you test, enable, disable and delete them.')}</p>
+      <div className="section-header">
+        <h2 id="providers-title">{t('Identity providers')}</h2>
+        <button type="button" className="button primary" onClick={() => setEditing('new')}>
+          {t('Add an identity provider')}
+        </button>
+      </div>
+      {editing && <ProviderForm key={editing === 'new' ? '' : editing.name} existing={editing === 'new' ? undefined : editing} onSaved={() => void qc.invalidateQueries({ queryKey: key })} onClose={() => setEditing(null)} />}
       {notice && (
         <p className="notice" role="status">
           {notice}
@@ -423,36 +438,5 @@ function ProvidersTab() {
         />
       )}
     </section>
-  );
-}
-
-function ConfirmDialog({ title, body, action, run, onClose }: { title: string; body: string; action: string; run: () => Promise<void>; onClose: () => void }) {
-  const { t } = useTranslation();
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(undefined);
-  return (
-    <Dialog title={title} onClose={onClose}>
-      <p>{body}</p>
-      {error !== undefined && <ErrorMessage title={t('It did not work.')} error={error} />}
-      <div className="dialog-buttons">
-        <button type="button" className="button" onClick={onClose} autoFocus>
-          {t('Cancel')}
-        </button>
-        <button
-          type="button"
-          className="button danger-solid"
-          disabled={busy}
-          onClick={() => {
-            setBusy(true);
-            run().then(onClose, (err: unknown) => {
-              setError(err);
-              setBusy(false);
-            });
-          }}
-        >
-          {action}
-        </button>
-      </div>
-    </Dialog>
   );
 }

@@ -18,6 +18,8 @@ interface Props<R> {
   /** The first column is the row header: its value is what search matches. */
   columns: Column<R>[];
   empty: string;
+  /** The sort at first; the first column ascending by default. */
+  initialSort?: { id: string; asc: boolean };
 }
 
 /** Tables longer than this render only the rows in view (and a margin). */
@@ -40,10 +42,10 @@ const collator = new Intl.Collator(undefined, { numeric: true });
  * Written here rather than taken from a library because it is forty lines
  * on a table whose rows have one height.
  */
-export function ResourceTable<R>({ label, rows, rowKey, columns, empty }: Props<R>) {
+export function ResourceTable<R>({ label, rows, rowKey, columns, empty, initialSort }: Props<R>) {
   const { t } = useTranslation();
   const [query, setQuery] = useState('');
-  const [sort, setSort] = useState<{ id: string; asc: boolean }>({ id: columns[0]?.id ?? '', asc: true });
+  const [sort, setSort] = useState<{ id: string; asc: boolean }>(initialSort ?? { id: columns[0]?.id ?? '', asc: true });
   // Pages rebuild their columns on every render (a clock tick re-renders
   // ages): filtering and sorting 30,000 rows again for that would stall the
   // page. They are redone when the rows, the search, the sort or the

@@ -71,6 +71,9 @@ function Shell({ children }: { children: ReactNode }) {
             {t('glossary|Clusters')}
           </Link>
           <NotificationsLink active={pathname === '/notifications'} />
+          <Link to="/account/tokens" className={pathname === '/account/tokens' ? 'active' : undefined} aria-current={pathname === '/account/tokens' ? 'page' : undefined}>
+            {t('Tokens')}
+          </Link>
           {admin && (
             <Link to="/admin" className={pathname.startsWith('/admin') ? 'active' : undefined} aria-current={pathname.startsWith('/admin') ? 'page' : undefined}>
               {t('Administration')}

@@ -123,7 +123,7 @@ function Details({ cluster, namespace, def, name }: { cluster: string; namespace
         </dl>
       </div>
       {def.resource.kind === 'ConfigMap' && <DataSection data={obj.data ?? {}} />}
-      {def.resource.kind === 'Secret' && <SecretDataSection cluster={cluster} namespace={namespace} name={name} keys={Object.keys(obj.data ?? {})} canReveal={canReveal} />}
+      {def.resource.kind === 'Secret' && <SecretDataSection cluster={cluster} namespace={namespace} name={name} count={obj.dataCount ?? Object.keys(obj.data ?? {}).length} canReveal={canReveal} />}
       {selector && (
         <section className="section" aria-labelledby="pods-title">
           <h2 id="pods-title">{t('glossary|Pods')}</h2>

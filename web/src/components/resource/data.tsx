@@ -31,11 +31,12 @@ export function DataSection({ data }: { data: Record<string, string> }) {
 }
 
 /**
- * SecretDataSection lists a Secret's keys with their values hidden. Reveal
- * is offered only when a SelfSubjectAccessReview says the user may get the
+ * SecretDataSection says how many keys a Secret holds; the page read only
+ * its metadata, so neither keys nor values are in the browser. Reveal is
+ * offered only when a SelfSubjectAccessReview says the user may get the
  * Secret, and reads it afresh, so the apiserver decides at that moment.
  */
-export function SecretDataSection({ cluster, namespace, name, keys, canReveal }: { cluster: string; namespace: string; name: string; keys: string[]; canReveal: boolean }) {
+export function SecretDataSection({ cluster, namespace, name, count, canReveal }: { cluster: string; namespace: string; name: string; count: number; canReveal: boolean }) {
   const { t } = useTranslation();
   const [values, setValues] = useState<Record<string, string> | null>(null);
   const [busy, setBusy] = useState(false);
@@ -52,7 +53,7 @@ export function SecretDataSection({ cluster, namespace, name, keys, canReveal }:
       setBusy(false);
     }
   };
-  const sorted = [...keys].sort();
+  const entries = Object.entries(values ?? {}).sort(([a], [b]) => a.localeCompare(b));
   return (
     <section className="section" aria-labelledby="data-title">
       <div className="section-header">
@@ -68,24 +69,24 @@ export function SecretDataSection({ cluster, namespace, name, keys, canReveal }:
         )}
       </div>
       {error !== undefined && <ErrorMessage title={t('Could not read the secret.')} error={error} />}
-      {sorted.length === 0 ? (
+      {!values ? (
+        <p className="empty-inline">
+          <span className="mono" aria-label={t('hidden value')}>
+            {MASK}
+          </span>{' '}
+          {t('{{n}} keys; their names and values stay on the server until you reveal them.', { n: count })}
+        </p>
+      ) : entries.length === 0 ? (
         <p className="empty-inline">{t('No data.')}</p>
       ) : (
         <dl className="data-list">
-          {sorted.map((k) => {
-            const v = values?.[k];
-            const decoded = v === undefined ? undefined : decodeSecretValue(v);
+          {entries.map(([k, v]) => {
+            const decoded = decodeSecretValue(v);
             return (
               <div key={k}>
                 <dt className="mono">{k}</dt>
                 <dd>
-                  {decoded === undefined ? (
-                    <span className="mono" aria-label={t('hidden value')}>
-                      {MASK}
-                    </span>
-                  ) : (
-                    <pre className="yaml-view">{decoded.binary ? `${t('(binary, base64)')} ${decoded.text}` : decoded.text}</pre>
-                  )}
+                  <pre className="yaml-view">{decoded.binary ? `${t('(binary, base64)')} ${decoded.text}` : decoded.text}</pre>
                 </dd>
               </div>
             );

@@ -76,34 +76,110 @@ describe('KindList', () => {
   });
 });
 
-describe('ResourceDetails', () => {
-  const secret = { metadata: { name: 'db-pass', namespace: 'ml', uid: 'u' }, type: 'Opaque', data: { password: btoa('hunter2') } };
+/** secretTable answers a Secret list as the apiserver does for includeObject=Metadata. */
+const secretTable = (rows: { name: string; type: string; keys: number }[]) =>
+  json(200, {
+    kind: 'Table',
+    apiVersion: 'meta.k8s.io/v1',
+    metadata: { resourceVersion: '5' },
+    columnDefinitions: [{ name: 'Name' }, { name: 'Type' }, { name: 'Data' }, { name: 'Age' }],
+    rows: rows.map((r) => ({
+      cells: [r.name, r.type, r.keys, '1m'],
+      object: {
+        kind: 'PartialObjectMetadata',
+        apiVersion: 'meta.k8s.io/v1',
+        // As kubectl apply leaves it: the whole Secret, values included.
+        metadata: { name: r.name, namespace: 'ml', uid: r.name, resourceVersion: '5', annotations: { 'kubectl.kubernetes.io/last-applied-configuration': `{"data":{"password":"${btoa('hunter2')}"}}`, team: 'ml' } },
+      },
+    })),
+  });
 
-  it('hides a Secret’s values and reveals them only with the right to get it', async () => {
+/** A watch that sends these lines, then stays open. */
+const watchWith = (...events: unknown[]) =>
+  new Response(
+    new ReadableStream({
+      start(c) {
+        c.enqueue(new TextEncoder().encode(events.map((e) => JSON.stringify(e) + '\n').join('')));
+      },
+    }),
+    { status: 200, headers: { 'Content-Type': 'application/json' } },
+  );
+
+describe('Secrets', () => {
+  const secret = { metadata: { name: 'db-pass', namespace: 'ml', uid: 'u' }, type: 'Opaque', data: { password: btoa('hunter2') } };
+  const secretPath = '/k8s/clusters/dev/api/v1/namespaces/ml/secrets';
+  /** The cluster answers Secret lists and watches as Tables of metadata only; a whole Secret only by name. */
+  function secrets(allowed: boolean, watchEvents: unknown[] = []) {
+    return cluster({}, (a) => allowed && a.verb === 'get' && a.resource === 'secrets', (c) => {
+      if (c.url === `${secretPath}/db-pass`) return json(200, secret);
+      if (!c.url.startsWith(secretPath + '?')) return undefined;
+      if (!c.headers.get('Accept')?.startsWith('application/json;as=Table;g=meta.k8s.io;v=v1') || !c.url.includes('includeObject=Metadata')) return json(200, { metadata: { resourceVersion: '5' }, items: [secret] });
+      if (c.url.includes('watch=1')) return watchWith(...watchEvents);
+      return secretTable([{ name: 'db-pass', type: 'Opaque', keys: 1 }]);
+    });
+  }
+
+  it('lists Secrets as metadata only, live, with type and key count', async () => {
+    const added = {
+      type: 'ADDED',
+      object: { kind: 'Table', metadata: { resourceVersion: '6' }, rows: [{ cells: ['tls', 'kubernetes.io/tls', 2, '0s'], object: { metadata: { name: 'tls', namespace: 'ml', resourceVersion: '6' } } }] },
+    };
+    const calls = secrets(false, [added]);
+    renderIn('/', <KindList cluster="dev" namespace="ml" def={kindById('secrets')!} />);
+    const table = await screen.findByRole('table', { name: 'Secrets' });
+    const tls = await within(table).findByRole('row', { name: /^tls/ });
+    expect(within(tls).getByText('kubernetes.io/tls')).toBeTruthy();
+    expect(within(within(table).getByRole('row', { name: /^db-pass/ })).getByText('Opaque')).toBeTruthy();
+    const reads = calls.filter((c) => c.url.startsWith(secretPath));
+    expect(reads.map((c) => c.url.split('?')[0])).toEqual([secretPath, secretPath]);
+    for (const c of reads) {
+      expect(c.url).toContain('includeObject=Metadata');
+      expect(c.headers.get('Accept')).toContain('as=Table');
+    }
+    expect(document.body.textContent).not.toContain('hunter2');
+  });
+
+  it('refuses a Secret list that is not a Table', async () => {
+    cluster({ '/namespaces/ml/secrets': [secret] }, () => false);
+    renderIn('/', <KindList cluster="dev" namespace="ml" def={kindById('secrets')!} />);
+    expect(await screen.findByText(/did not answer secrets as a Table of metadata/)).toBeTruthy();
+    expect(screen.queryByRole('row', { name: /^db-pass/ })).toBeNull();
+  });
+
+  it('reads one Secret’s values only when Reveal is clicked, with the right to get it', async () => {
     const user = userEvent.setup();
-    const calls = cluster({ '/namespaces/ml/secrets': [secret] }, (a) => a.verb === 'get' && a.resource === 'secrets', (c) =>
-      c.url === '/k8s/clusters/dev/api/v1/namespaces/ml/secrets/db-pass' ? json(200, secret) : undefined,
-    );
+    const calls = secrets(true);
     renderIn('/clusters/dev/namespaces/ml/secrets/db-pass', <ResourceDetails />, '/clusters/:name/namespaces/:namespace/:kind/:object');
     await screen.findByRole('heading', { level: 1, name: 'db-pass' });
-    expect(screen.queryByText('hunter2')).toBeNull();
-    expect(screen.getByRole('region', { name: 'YAML' }).textContent).not.toContain(btoa('hunter2'));
+    expect(screen.getByText('1 keys; their names and values stay on the server until you reveal them.')).toBeTruthy();
+    expect(screen.queryByText('password')).toBeNull();
+    expect(calls.some((c) => c.url === `${secretPath}/db-pass`)).toBe(false);
+    const yaml = screen.getByRole('region', { name: 'YAML' }).textContent ?? '';
+    expect(yaml).toContain('team: ml');
+    expect(yaml).not.toContain('last-applied');
+    expect(yaml).not.toContain('dataCount');
     const reveal = screen.getByRole('button', { name: 'Reveal values' });
     await waitFor(() => expect((reveal as HTMLButtonElement).disabled).toBe(false));
     await user.click(reveal);
     expect(await screen.findByText('hunter2')).toBeTruthy();
-    expect(calls.some((c) => c.url === '/k8s/clusters/dev/api/v1/namespaces/ml/secrets/db-pass')).toBe(true);
+    expect(screen.getByText('password')).toBeTruthy();
+    expect(calls.filter((c) => c.url === `${secretPath}/db-pass`)).toHaveLength(1);
     await user.click(screen.getByRole('button', { name: 'Hide values' }));
     expect(screen.queryByText('hunter2')).toBeNull();
   });
 
   it('keeps Reveal disabled without the right', async () => {
-    cluster({ '/namespaces/ml/secrets': [secret] }, () => false);
+    const calls = secrets(false);
     renderIn('/clusters/dev/namespaces/ml/secrets/db-pass', <ResourceDetails />, '/clusters/:name/namespaces/:namespace/:kind/:object');
-    const reveal = await screen.findByRole('button', { name: 'Reveal values' });
+    await screen.findByRole('heading', { level: 1, name: 'db-pass' });
+    const reveal = screen.getByRole('button', { name: 'Reveal values' });
+    await waitFor(() => expect(calls.some((c) => c.url.endsWith('/selfsubjectaccessreviews'))).toBe(true));
     expect((reveal as HTMLButtonElement).disabled).toBe(true);
+    expect(calls.some((c) => c.url === `${secretPath}/db-pass`)).toBe(false);
   });
+});
 
+describe('ResourceDetails', () => {
   it('links owners and shows conditions', async () => {
     const job = {
       metadata: { name: 'nightly-1', namespace: 'ml', ownerReferences: [{ kind: 'CronJob', name: 'nightly' }] },

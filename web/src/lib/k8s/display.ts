@@ -24,8 +24,9 @@ export function masked<T extends KubeObject>(o: T, kind: string): T {
 /** toYAML renders o for reading: managedFields dropped, apiVersion and kind filled in, Secret values masked. */
 export function toYAML(o: KubeObject, kind: ResourceKind): string {
   const { managedFields: _m, ...metadata } = o.metadata as KubeObject['metadata'] & { managedFields?: unknown };
-  const { apiVersion: _a, kind: _k, metadata: _md, ...rest } = o;
-  void [_m, _a, _k, _md];
+  // dataCount is the UI's own count of a metadata-only Secret's keys, not a field of the object.
+  const { apiVersion: _a, kind: _k, metadata: _md, dataCount: _c, ...rest } = o as KubeObject & { dataCount?: number };
+  void [_m, _a, _k, _md, _c];
   const apiVersion = kind.group ? `${kind.group}/${kind.version}` : kind.version;
   // In kubectl's order: apiVersion, kind, metadata, then the rest.
   return stringify(masked({ apiVersion, kind: kind.kind, metadata, ...rest }, kind.kind));

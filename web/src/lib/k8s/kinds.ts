@@ -32,6 +32,8 @@ export interface AnyObject extends KubeObject {
   status?: any;
   data?: Record<string, string>;
   type?: string;
+  /** How many keys a metadata-only Secret has (its values were not read). */
+  dataCount?: number;
 }
 
 export interface Status {
@@ -138,7 +140,8 @@ export function loadBalancerAddress(o: AnyObject): string {
   return ing.map((i) => i.ip || i.hostname || '').filter(Boolean).join(', ');
 }
 
-const keys = (o: AnyObject): number => Object.keys(o.data ?? {}).length + Object.keys((o as { binaryData?: object }).binaryData ?? {}).length;
+const keys = (o: AnyObject): number =>
+  o.dataCount ?? Object.keys(o.data ?? {}).length + Object.keys((o as { binaryData?: object }).binaryData ?? {}).length;
 
 const ratio = (id: string, header: (t: TFunction) => string, ready: (o: AnyObject) => number, desired: (o: AnyObject) => number): KindColumn => ({
   id,
@@ -243,7 +246,7 @@ export const kinds: KindDef[] = [
   },
   {
     id: 'secrets',
-    resource: core('Secret', 'secrets'),
+    resource: { ...core('Secret', 'secrets'), metadataOnly: true },
     label: (t) => t('glossary|Secrets'),
     empty: (t) => t('No secrets in this namespace.'),
     columns: [

@@ -5,7 +5,7 @@
 // No polling: a quiet namespace costs one open request.
 import { useEffect, useState } from 'react';
 import { ApiError, stream } from '../api';
-import { clusterPath, list, resourcePath, type KubeList, type KubeObject, type ResourceKind } from './resource';
+import { clusterPath, isTable, list, resourcePath, TABLE_ACCEPT, TableReader, type KubeList, type KubeObject, type ResourceKind } from './resource';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
 
@@ -72,6 +72,33 @@ export function applyEvents<T extends KubeObject>(state: WatchState<T>, events: 
 }
 
 /**
+ * tableEvents unpacks the events of a Table watch (metadata-only kinds):
+ * each event's object is a Table whose rows are the changed objects; a
+ * Table without rows only moves the resourceVersion on (a bookmark). An
+ * event whose object is neither a Table nor a Status is refused, since it
+ * could carry a whole object the UI must not hold.
+ */
+export function tableEvents<T extends KubeObject>(reader: TableReader, events: WatchEvent<T>[]): WatchEvent<T>[] {
+  const out: WatchEvent<T>[] = [];
+  for (const ev of events) {
+    const o: unknown = ev.object;
+    if (ev.type === 'ERROR') {
+      out.push(ev);
+    } else if (isTable(o)) {
+      const rows = reader.rows<T>(o);
+      for (const r of rows) out.push({ type: ev.type, object: r });
+      if (rows.length === 0 && o.metadata?.resourceVersion) out.push({ type: 'BOOKMARK', object: { metadata: { name: '', resourceVersion: o.metadata.resourceVersion } } as T });
+    } else if (ev.type === 'BOOKMARK') {
+      const rv = (o as KubeObject | undefined)?.metadata?.resourceVersion;
+      if (rv) out.push({ type: 'BOOKMARK', object: { metadata: { name: '', resourceVersion: rv } } as T });
+    } else {
+      throw new ApiError(500, 'NotATable', 'the watch sent a whole object where a Table of metadata was asked for');
+    }
+  }
+  return out;
+}
+
+/**
  * LineSplitter turns chunks of a stream into complete lines; a line split
  * across two chunks is held until its end arrives.
  */
@@ -103,6 +130,7 @@ export class LineSplitter {
 
 export function watchPath(cluster: string, kind: ResourceKind, namespace: string | undefined, resourceVersion: string, fieldSelector = '', labelSelector = ''): string {
   const q = new URLSearchParams({ watch: '1', allowWatchBookmarks: 'true', resourceVersion });
+  if (kind.metadataOnly) q.set('includeObject', 'Metadata');
   if (fieldSelector) q.set('fieldSelector', fieldSelector);
   if (labelSelector) q.set('labelSelector', labelSelector);
   return clusterPath(cluster, resourcePath(kind, { namespace })) + '?' + q.toString();
@@ -132,12 +160,13 @@ async function listInPages<T extends KubeObject>(
   labelSelector: string,
   signal: AbortSignal,
   onState: (s: WatchState<T>) => void,
+  reader?: TableReader,
 ): Promise<WatchState<T>> {
   const items = new Map<string, T>();
   let token = '';
   let told = 0;
   for (;;) {
-    const page = await list<T>(cluster, kind, { namespace, signal, fieldSelector, labelSelector, limit: token ? NEXT_PAGES : FIRST_PAGE, continue: token || undefined });
+    const page = await list<T>(cluster, kind, { namespace, signal, fieldSelector, labelSelector, limit: token ? NEXT_PAGES : FIRST_PAGE, continue: token || undefined }, reader);
     for (const o of page.items) items.set(objectKey(o), o);
     token = page.metadata.continue ?? '';
     const state: WatchState<T> = { items: new Map(items), resourceVersion: page.metadata.resourceVersion ?? '' };
@@ -184,17 +213,19 @@ export async function runWatch<T extends KubeObject>(
   let backoff = 1000;
   while (!signal.aborted) {
     try {
-      let state = await listInPages<T>(cluster, kind, namespace, fieldSelector, labelSelector, signal, onState);
+      const tables = kind.metadataOnly ? new TableReader(kind) : undefined;
+      let state = await listInPages<T>(cluster, kind, namespace, fieldSelector, labelSelector, signal, onState, tables);
       while (!signal.aborted) {
         const started = Date.now();
-        const body = await stream(watchPath(cluster, kind, namespace, state.resourceVersion, fieldSelector, labelSelector), signal);
+        const body = await stream(watchPath(cluster, kind, namespace, state.resourceVersion, fieldSelector, labelSelector), signal, tables ? TABLE_ACCEPT : undefined);
         const reader = body.getReader();
         const lines = new LineSplitter();
         let events = 0;
         for (;;) {
           const { done, value } = await reader.read();
           if (done) break;
-          const batch = lines.push(value).map((l) => JSON.parse(l) as WatchEvent<T>);
+          const parsed = lines.push(value).map((l) => JSON.parse(l) as WatchEvent<T>);
+          const batch = tables ? tableEvents(tables, parsed) : parsed;
           events += batch.length;
           const next = applyEvents(state, batch);
           if (next !== state) {
