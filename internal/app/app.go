@@ -106,6 +106,9 @@ type Options struct {
 	// Components run in every downstream cluster (see internal/fleet);
 	// nil means DefaultComponents.
 	Components []fleet.Component
+	// ControllersOptIn runs Components only in clusters labelled
+	// management.bokujo.io/cluster-controllers=enabled (fleet.Runner.OptIn).
+	ControllersOptIn bool
 	// PeerURL is this replica's address as the other replicas reach it,
 	// for agent tunnels held by one replica and used by another (see
 	// internal/peer). Default https://<Listen> when Listen names a host;
@@ -258,7 +261,7 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	if comps == nil {
 		comps = defaultComponents(&chatops.Announcer{Reader: mgr.GetClient(), Logger: log.With("component", "announce")})
 	}
-	a.Fleet = &fleet.Runner{Client: mgr.GetClient(), Configs: a.Registry, Components: comps,
+	a.Fleet = &fleet.Runner{Client: mgr.GetClient(), Configs: a.Registry, Components: comps, OptIn: opts.ControllersOptIn,
 		Logger: log.With("component", "fleet"), ControllerLogger: logrFrom(log)}
 	if err := a.Fleet.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up cluster controllers: %w", err)

@@ -17,7 +17,7 @@ import (
 
 func newServerCommand(s Streams) *cobra.Command {
 	var kubeconfig, listen, publicURL, peerURL, certFile, keyFile, caFile, dataDir, metricsListen, slackSecretFile string
-	var leaderElect, allowLoopback, verbose bool
+	var leaderElect, allowLoopback, verbose, controllersOptIn bool
 	var groupRefresh time.Duration
 	cmd := &cobra.Command{
 		Use:   "server --kubeconfig FILE --tls-cert-file CRT --tls-key-file KEY",
@@ -58,7 +58,7 @@ kubeconfig points at (any Kubernetes cluster); run several replicas with
 			}
 			log := newLogger(s.Err, verbose)
 			a, err := app.Start(cmd.Context(), app.Options{
-				Management: mgmt, Listen: listen, PublicURL: publicURL, PeerURL: peerURL, Certificate: cert, CACertPEM: caPEM,
+				Management: mgmt, Listen: listen, PublicURL: publicURL, PeerURL: peerURL, ControllersOptIn: controllersOptIn, Certificate: cert, CACertPEM: caPEM,
 				DataDir: dataDir, LeaderElection: leaderElect, Logger: log, GroupRefreshInterval: groupRefresh, MetricsListen: metricsListen, SlackSigningSecret: slackSecret,
 				ClusterPolicy: clusters.Policy{AllowLoopback: allowLoopback, ServerAddrs: []string{listen}},
 			})
@@ -85,6 +85,7 @@ kubeconfig points at (any Kubernetes cluster); run several replicas with
 	f.StringVar(&caFile, "ca-file", "", "CA to embed in generated kubeconfigs (when the certificate is not publicly trusted)")
 	f.StringVar(&dataDir, "data-dir", "/var/lib/bokujo", "directory for the audit log")
 	f.BoolVar(&leaderElect, "leader-elect", false, "elect one replica to run the controllers")
+	f.BoolVar(&controllersOptIn, "cluster-controllers-opt-in", false, "run the in-cluster controllers (MLTask, Release) only in clusters labelled management.bokujo.io/cluster-controllers=enabled (default: in every cluster not labelled disabled)")
 	f.BoolVar(&allowLoopback, "allow-loopback-clusters", false, "allow importing clusters on the server's own loopback addresses")
 	f.DurationVar(&groupRefresh, "group-refresh-interval", auth.DefaultGroupRefreshInterval, "how often external users' groups are read again from their identity providers")
 	f.StringVar(&metricsListen, "metrics-listen", "0.0.0.0:9464", "address to serve Prometheus metrics on, plain HTTP without authentication (empty: off)")
