@@ -29,6 +29,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -71,7 +72,8 @@ var (
 
 func main() {
 	flag.Parse()
-	ctx, cancel := context.WithCancel(context.Background())
+	// Interrupted, it still stops the clusters and the server it started.
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	start := time.Now()
 	if err := run(ctx); err != nil {
@@ -190,11 +192,15 @@ func run(ctx context.Context) error {
 	progress("server RSS with no clusters: %s", mib(rss0))
 	// Watchdog: a server growing past -max-rss-mib is stopped, and the
 	// benchmark fails saying so.
-	var tooBig atomic.Int64
+	var tooBig, peak atomic.Int64
 	go func() {
 		for ctx.Err() == nil {
 			time.Sleep(2 * time.Second)
-			if r, err := rss(srv.pid()); err == nil && r > *maxRSS<<20 {
+			r, err := rss(srv.pid())
+			if err == nil && r > peak.Load() {
+				peak.Store(r)
+			}
+			if err == nil && r > *maxRSS<<20 {
 				tooBig.Store(r)
 				progress("server RSS %s passed -max-rss-mib %d: stopping it", mib(r), *maxRSS)
 				srv.stop()
@@ -358,8 +364,9 @@ func run(ctx context.Context) error {
 		len(names), len(downs), *nUsers, *nBindings, *optIn)
 	fmt.Printf("| server | RSS |\n|---|---|\n")
 	fmt.Printf("| no clusters | %s |\n| %d clusters Ready | %s |\n| after a restart, all reconnected | %s |\n", mib(rss0), len(names), mib(rss1), mib(rss2))
+	fmt.Printf("| highest seen (every 2 s, whole run) | %s |\n", mib(peak.Load()))
 	fmt.Printf("| per cluster ((Ready − none) / clusters) | %.2f MiB |\n", float64(rss1-rss0)/n/(1<<20))
-	fmt.Printf("| RSS at %d clusters / 4 GiB target | %.2f |\n\n", len(names), float64(rss1)/float64(4<<30))
+	fmt.Printf("| RSS at %d clusters / 4 GiB target | %.2f (highest: %.2f) |\n\n", len(names), float64(rss1)/float64(4<<30), float64(peak.Load())/float64(4<<30))
 	fmt.Printf("| times | |\n|---|---|\n| all clusters Ready after the agents started | %s |\n", allReady.Round(100*time.Millisecond))
 	fmt.Printf("| restart: server serving again | %s |\n| restart: every agent reconnected (target ≤ 60 s) | %s |\n| restart: every cluster Ready again | %s |\n\n",
 		serving.Round(100*time.Millisecond), reconnect.Round(100*time.Millisecond), readyAgain.Round(100*time.Millisecond))
@@ -415,6 +422,7 @@ type server struct {
 	args []string
 	url  string
 	log  string
+	mu   sync.Mutex // cmd changes at a restart; the watchdog reads it
 	cmd  *exec.Cmd
 }
 
@@ -423,13 +431,17 @@ func (s *server) start(ctx context.Context, hc *http.Client) error {
 	if err != nil {
 		return err
 	}
-	s.cmd = exec.Command(s.bin, s.args...)
-	s.cmd.Stdout, s.cmd.Stderr = f, f
-	if err := s.cmd.Start(); err != nil {
+	cmd := exec.Command(s.bin, s.args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
 		f.Close()
 		return err
 	}
-	go func() { _ = s.cmd.Wait(); f.Close() }()
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); f.Close(); close(exited) }()
+	s.mu.Lock()
+	s.cmd = cmd
+	s.mu.Unlock()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		resp, err := hc.Get(s.url + "/readyz")
@@ -439,29 +451,38 @@ func (s *server) start(ctx context.Context, hc *http.Client) error {
 				return nil
 			}
 		}
-		if s.cmd.ProcessState != nil {
-			break
+		select {
+		case <-exited:
+			return fmt.Errorf("bokujo server exited at start; see %s", s.log)
+		default:
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("bokujo server did not become ready; see %s", s.log)
 }
 
-func (s *server) pid() int { return s.cmd.Process.Pid }
+func (s *server) pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd.Process.Pid
+}
 
 // stop ends the server as an orchestrator would (SIGTERM, then SIGKILL).
 func (s *server) stop() {
-	if s.cmd == nil || s.cmd.Process == nil {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
 	for i := 0; i < 150; i++ {
-		if err := s.cmd.Process.Signal(syscall.Signal(0)); err != nil {
+		if err := cmd.Process.Signal(syscall.Signal(0)); err != nil {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	_ = s.cmd.Process.Kill()
+	_ = cmd.Process.Kill()
 	time.Sleep(200 * time.Millisecond)
 }
 

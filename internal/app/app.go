@@ -186,6 +186,16 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	if err != nil || publicURL.Scheme != "https" || publicURL.Host == "" {
 		return nil, fmt.Errorf("invalid public URL %q: want https://host[:port]", public)
 	}
+	if opts.Management != nil && opts.Management.QPS == 0 {
+		// client-go's default of 5 requests a second (burst 10) would
+		// make a thousand clusters' status writes and tunnel records
+		// queue for minutes; the management apiserver's priority and
+		// fairness protects it instead, as controller-runtime's own
+		// GetConfig arranges.
+		m := rest.CopyConfig(opts.Management)
+		m.QPS = -1
+		opts.Management = m
+	}
 	if err := Prepare(ctx, opts.Management); err != nil {
 		return nil, err
 	}
