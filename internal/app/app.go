@@ -8,15 +8,18 @@ package app
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"sync"
 	"time"
 
+	coordv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -47,6 +50,7 @@ import (
 	"bokujo.io/bokujo/internal/metrics"
 	"bokujo.io/bokujo/internal/mltask"
 	"bokujo.io/bokujo/internal/notify"
+	"bokujo.io/bokujo/internal/peer"
 	"bokujo.io/bokujo/internal/proxy"
 	"bokujo.io/bokujo/internal/rbacsync"
 	"bokujo.io/bokujo/internal/release"
@@ -102,6 +106,14 @@ type Options struct {
 	// Components run in every downstream cluster (see internal/fleet);
 	// nil means DefaultComponents.
 	Components []fleet.Component
+	// ControllersOptIn runs Components only in clusters labelled
+	// management.bokujo.io/cluster-controllers=enabled (fleet.Runner.OptIn).
+	ControllersOptIn bool
+	// PeerURL is this replica's address as the other replicas reach it,
+	// for agent tunnels held by one replica and used by another (see
+	// internal/peer). Default https://<Listen> when Listen names a host;
+	// with a wildcard Listen and no PeerURL, replicas do not share tunnels.
+	PeerURL string
 }
 
 // App is a running server.
@@ -113,7 +125,9 @@ type App struct {
 	Audit    *audit.Log
 	Fleet    *fleet.Runner
 	// Tunnels holds the agents' sessions.
-	Tunnels  *tunnel.Server
+	Tunnels *tunnel.Server
+	// Peers shares tunnels between replicas; nil when off.
+	Peers    *peer.Mesh
 	Terminal *webkubectl.Handler
 	// MetricsAddr is where /metrics is served, when Options.MetricsListen
 	// was set.
@@ -172,6 +186,16 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	if err != nil || publicURL.Scheme != "https" || publicURL.Host == "" {
 		return nil, fmt.Errorf("invalid public URL %q: want https://host[:port]", public)
 	}
+	if opts.Management != nil && opts.Management.QPS == 0 {
+		// client-go's default of 5 requests a second (burst 10) would
+		// make a thousand clusters' status writes and tunnel records
+		// queue for minutes; the management apiserver's priority and
+		// fairness protects it instead, as controller-runtime's own
+		// GetConfig arranges.
+		m := rest.CopyConfig(opts.Management)
+		m.QPS = -1
+		opts.Management = m
+	}
 	if err := Prepare(ctx, opts.Management); err != nil {
 		return nil, err
 	}
@@ -194,6 +218,7 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 		// in memory for nothing.
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}: {Namespaces: map[string]cache.Config{mgmtv1.SystemNamespace: {}}},
+			&coordv1.Lease{}: {Namespaces: map[string]cache.Config{mgmtv1.SystemNamespace: {}}},
 		}},
 	})
 	if err != nil {
@@ -204,10 +229,35 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	a.Registry.SetAPIReader(mgr.GetAPIReader())
 	a.Tunnels = tunnel.NewServer(log.With("component", "tunnel"))
 	a.Registry.SetTunnels(a.Tunnels)
+	if peerURL := peerURLOf(opts); peerURL != "" {
+		key, err := peer.EnsureKey(ctx, mgr.GetClient(), mgr.GetAPIReader(), mgmtv1.SystemNamespace)
+		if err != nil {
+			return nil, err
+		}
+		peerTLS := &tls.Config{ServerName: publicURL.Hostname(), MinVersion: tls.VersionTLS12}
+		if len(opts.CACertPEM) > 0 {
+			peerTLS.RootCAs = x509.NewCertPool()
+			peerTLS.RootCAs.AppendCertsFromPEM(opts.CACertPEM)
+		}
+		a.Peers, err = peer.New(peer.Options{Local: a.Tunnels, Client: mgr.GetClient(), Cache: mgr.GetClient(), Reader: mgr.GetAPIReader(),
+			Namespace: mgmtv1.SystemNamespace, URL: peerURL, TLS: peerTLS, Key: key, Logger: log.With("component", "peers")})
+		if err != nil {
+			return nil, err
+		}
+		if err := a.Peers.Announce(ctx); err != nil {
+			return nil, fmt.Errorf("announce this replica to the others: %w", err)
+		}
+		a.Registry.SetTunnels(a.Peers)
+	}
 	// An agent connecting or going away is reflected in the cluster's
 	// status at once, not at the next probe.
 	healthTrigger := make(chan event.GenericEvent, 64)
 	a.Tunnels.OnChange = func(cluster string) {
+		if a.Peers != nil {
+			if err := a.Peers.Record(context.Background(), cluster); err != nil {
+				log.Warn("cannot record the agent tunnel for the other replicas", "cluster", cluster, "err", err)
+			}
+		}
 		select {
 		case healthTrigger <- event.GenericEvent{Object: &mgmtv1.Cluster{ObjectMeta: metav1.ObjectMeta{Name: cluster}}}:
 		case <-time.After(10 * time.Second):
@@ -221,7 +271,7 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	if comps == nil {
 		comps = defaultComponents(&chatops.Announcer{Reader: mgr.GetClient(), Logger: log.With("component", "announce")})
 	}
-	a.Fleet = &fleet.Runner{Client: mgr.GetClient(), Configs: a.Registry, Components: comps,
+	a.Fleet = &fleet.Runner{Client: mgr.GetClient(), Configs: a.Registry, Components: comps, OptIn: opts.ControllersOptIn,
 		Logger: log.With("component", "fleet"), ControllerLogger: logrFrom(log)}
 	if err := a.Fleet.SetupWithManager(mgr); err != nil {
 		return nil, fmt.Errorf("set up cluster controllers: %w", err)
@@ -295,6 +345,9 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	mctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	go func() { a.mgrDone <- mgr.Start(mctx) }()
+	if a.Peers != nil {
+		go a.Peers.Run(mctx)
+	}
 	if opts.LeaderElection {
 		go func() {
 			select {
@@ -338,6 +391,9 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 	v1.Register(mux)
 	a.Terminal.Register(mux)
 	a.Server.Handle("/v1/", mux)
+	if a.Peers != nil {
+		a.Server.Handle(peer.DialPath, a.Peers)
+	}
 	// The web UI takes every other path; the more specific /v1/, /healthz,
 	// /readyz and /version patterns win, and /k8s/clusters/ never reaches
 	// the mux.
@@ -365,6 +421,21 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// peerURLOf is the address other replicas reach this one at.
+func peerURLOf(opts Options) string {
+	if opts.PeerURL != "" {
+		return opts.PeerURL
+	}
+	host, _, err := net.SplitHostPort(opts.Listen)
+	if err != nil || host == "" {
+		return ""
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return ""
+	}
+	return "https://" + opts.Listen
 }
 
 // DefaultComponents are the controllers bokujo runs in every downstream

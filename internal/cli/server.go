@@ -16,8 +16,8 @@ import (
 )
 
 func newServerCommand(s Streams) *cobra.Command {
-	var kubeconfig, listen, publicURL, certFile, keyFile, caFile, dataDir, metricsListen, slackSecretFile string
-	var leaderElect, allowLoopback, verbose bool
+	var kubeconfig, listen, publicURL, peerURL, certFile, keyFile, caFile, dataDir, metricsListen, slackSecretFile string
+	var leaderElect, allowLoopback, verbose, controllersOptIn bool
 	var groupRefresh time.Duration
 	cmd := &cobra.Command{
 		Use:   "server --kubeconfig FILE --tls-cert-file CRT --tls-key-file KEY",
@@ -58,7 +58,7 @@ kubeconfig points at (any Kubernetes cluster); run several replicas with
 			}
 			log := newLogger(s.Err, verbose)
 			a, err := app.Start(cmd.Context(), app.Options{
-				Management: mgmt, Listen: listen, PublicURL: publicURL, Certificate: cert, CACertPEM: caPEM,
+				Management: mgmt, Listen: listen, PublicURL: publicURL, PeerURL: peerURL, ControllersOptIn: controllersOptIn, Certificate: cert, CACertPEM: caPEM,
 				DataDir: dataDir, LeaderElection: leaderElect, Logger: log, GroupRefreshInterval: groupRefresh, MetricsListen: metricsListen, SlackSigningSecret: slackSecret,
 				ClusterPolicy: clusters.Policy{AllowLoopback: allowLoopback, ServerAddrs: []string{listen}},
 			})
@@ -79,11 +79,13 @@ kubeconfig points at (any Kubernetes cluster); run several replicas with
 	f.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the management cluster (default: in-cluster or $KUBECONFIG)")
 	f.StringVar(&listen, "listen", "0.0.0.0:8443", "address to serve HTTPS on")
 	f.StringVar(&publicURL, "public-url", "", "URL users reach the server at (default https://<listen>)")
+	f.StringVar(&peerURL, "peer-url", "", "URL the other replicas reach this one at, to use agent tunnels it holds, e.g. https://$(POD_IP):8443 (default https://<listen> unless --listen is a wildcard address)")
 	f.StringVar(&certFile, "tls-cert-file", "", "serving certificate (PEM)")
 	f.StringVar(&keyFile, "tls-key-file", "", "serving key (PEM)")
 	f.StringVar(&caFile, "ca-file", "", "CA to embed in generated kubeconfigs (when the certificate is not publicly trusted)")
 	f.StringVar(&dataDir, "data-dir", "/var/lib/bokujo", "directory for the audit log")
 	f.BoolVar(&leaderElect, "leader-elect", false, "elect one replica to run the controllers")
+	f.BoolVar(&controllersOptIn, "cluster-controllers-opt-in", false, "run the in-cluster controllers (MLTask, Release) only in clusters labelled management.bokujo.io/cluster-controllers=enabled (default: in every cluster not labelled disabled)")
 	f.BoolVar(&allowLoopback, "allow-loopback-clusters", false, "allow importing clusters on the server's own loopback addresses")
 	f.DurationVar(&groupRefresh, "group-refresh-interval", auth.DefaultGroupRefreshInterval, "how often external users' groups are read again from their identity providers")
 	f.StringVar(&metricsListen, "metrics-listen", "0.0.0.0:9464", "address to serve Prometheus metrics on, plain HTTP without authentication (empty: off)")

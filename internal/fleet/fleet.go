@@ -72,10 +72,31 @@ type Runner struct {
 	// RetryAfter is the wait before another attempt after a failed start;
 	// default 15 s.
 	RetryAfter time.Duration
+	// OptIn runs the components only in clusters labelled
+	// LabelControllers=enabled. A manager per cluster with its informers
+	// costs a few MiB of server memory per cluster (see bench/scale), so
+	// large fleets where few clusters use MLTasks or Releases can choose.
+	// Without it, every cluster but those labelled disabled runs them.
+	OptIn bool
 
 	mu      sync.Mutex
 	running map[string]*member
 	stopped bool
+}
+
+// LabelControllers on a Cluster turns its in-cluster controllers on
+// ("enabled") or off ("disabled"); see Runner.OptIn.
+const LabelControllers = "management.bokujo.io/cluster-controllers"
+
+// Wanted reports whether c's in-cluster controllers should run.
+func (r *Runner) Wanted(c *mgmtv1.Cluster) bool {
+	switch c.Labels[LabelControllers] {
+	case "enabled":
+		return true
+	case "disabled":
+		return false
+	}
+	return !r.OptIn
 }
 
 // member is one cluster's running manager.
@@ -138,7 +159,7 @@ func (r *Runner) Reconcile(ctx context.Context, req reconcile.Request) (reconcil
 		}
 		return reconcile.Result{}, err
 	}
-	if !c.DeletionTimestamp.IsZero() {
+	if !c.DeletionTimestamp.IsZero() || !r.Wanted(&c) {
 		r.stop(name)
 		return reconcile.Result{}, nil
 	}

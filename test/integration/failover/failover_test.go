@@ -38,6 +38,9 @@ func TestMain(m *testing.M) {
 	framework.Main(m, &env,
 		framework.ClusterSpec{Name: "mgmt"},
 		framework.ClusterSpec{Name: "dev", Nodes: localcluster.CPUNodes("dev-cpu", 1)},
+		// A cluster of its own for the agent test: RBAC sync of "dev"
+		// would prune the bindings another registration wrote there.
+		framework.ClusterSpec{Name: "edge", Nodes: localcluster.CPUNodes("edge-cpu", 1)},
 	)
 }
 

@@ -6,6 +6,7 @@ package fleet_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -20,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	mgmtv1 "bokujo.io/bokujo/api/management/v1alpha1"
 	"bokujo.io/bokujo/internal/app"
 	"bokujo.io/bokujo/internal/fleet"
 	"bokujo.io/bokujo/test/framework"
@@ -129,6 +132,60 @@ func TestComponentRunsInEachImportedClusterAndStopsWithIt(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestControllersFollowTheClusterLabel runs a component only where the
+// Cluster's label says so: opt-in servers skip unlabelled clusters, and
+// labelling a cluster disabled stops its manager.
+func TestControllersFollowTheClusterLabel(t *testing.T) {
+	ctx := context.Background()
+	s := testserver.Start(t, env.RESTConfig(t, "mgmt"), func(o *app.Options) {
+		o.Components = []fleet.Component{markerComponent()}
+		o.ControllersOptIn = true
+	})
+	if err := s.App.Registry.ImportConfig(ctx, "dev", "", env.Cluster(t, "dev").RESTConfig()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.App.Registry.Remove(context.Background(), "dev") })
+	label := func(v string) {
+		t.Helper()
+		var c mgmtv1.Cluster
+		if err := s.App.Client.Get(ctx, client.ObjectKey{Name: "dev"}, &c); err != nil {
+			t.Fatal(err)
+		}
+		base := c.DeepCopy()
+		c.Labels = map[string]string{fleet.LabelControllers: v}
+		if err := s.App.Client.Patch(ctx, &c, client.MergeFrom(base)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	running := func(want bool) func() error {
+		return func() error {
+			if got := len(s.App.Fleet.Running()) == 1; got != want {
+				return fmt.Errorf("controllers running: %v, want %v", got, want)
+			}
+			return nil
+		}
+	}
+	// Ready without controllers: the health controller has written the
+	// status the runner waits for, and the runner still starts none.
+	framework.Eventually(t, framework.Medium, func() error {
+		var c mgmtv1.Cluster
+		if err := s.App.Client.Get(ctx, client.ObjectKey{Name: "dev"}, &c); err != nil {
+			return err
+		}
+		if !meta.IsStatusConditionTrue(c.Status.Conditions, mgmtv1.ConditionReady) {
+			return errors.New("dev not Ready yet")
+		}
+		return nil
+	})
+	if err := running(false)(); err != nil {
+		t.Fatal(err)
+	}
+	label("enabled")
+	framework.Eventually(t, framework.Medium, running(true))
+	label("disabled")
+	framework.Eventually(t, framework.Short, running(false))
 }
 
 func TestFailingComponentIsRetriedAndReported(t *testing.T) {
