@@ -102,6 +102,10 @@ type caller struct {
 func (a *API) authed(next func(http.ResponseWriter, *http.Request, caller)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user, method, err := a.opts.Authenticator.Authenticate(r)
+		if errors.Is(err, proxy.ErrPasswordChangeRequired) {
+			writePasswordChangeRequired(w)
+			return
+		}
 		if err != nil || user == nil {
 			if err != nil && !errors.Is(err, proxy.ErrUnauthenticated) {
 				a.log.Warn("authentication failed", "err", err)

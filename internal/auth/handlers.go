@@ -53,8 +53,9 @@ const (
 func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/login", s.handleLogin)
 	mux.HandleFunc("POST /v1/logout", s.handleLogout)
-	mux.HandleFunc("GET /v1/me", s.authed(s.handleMe))
-	mux.HandleFunc("POST /v1/me/password", s.authed(s.handleChangePassword))
+	// The only routes open to a user who must choose a new password.
+	mux.HandleFunc("GET /v1/me", s.authedPendingPassword(s.handleMe))
+	mux.HandleFunc("POST /v1/me/password", s.authedPendingPassword(s.handleChangePassword))
 	mux.HandleFunc("GET /v1/tokens", s.authed(s.handleListTokens))
 	mux.HandleFunc("POST /v1/tokens", s.authed(s.handleCreateToken))
 	mux.HandleFunc("DELETE /v1/tokens/{id}", s.authed(s.handleRevokeToken))
@@ -217,10 +218,7 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request, p *principal)
 	if p.method.Kind == proxy.AuthCookie {
 		resp.CSRFToken = s.csrfToken(p.token.Name)
 	}
-	if resp.MustChangePassword, err = s.mustChangePassword(r.Context(), p.user); err != nil {
-		s.internalError(w, r, "read whether the password must change", err)
-		return
-	}
+	resp.MustChangePassword = mustChangePassword(p.user)
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -373,6 +371,32 @@ func (s *Service) handleRevokeToken(w http.ResponseWriter, r *http.Request, p *p
 // authed authenticates the request and applies the browser rules before
 // calling h.
 func (s *Service) authed(h func(http.ResponseWriter, *http.Request, *principal)) http.HandlerFunc {
+	return s.authedPendingPassword(func(w http.ResponseWriter, r *http.Request, p *principal) {
+		if mustChangePassword(p.user) {
+			writePasswordChangeRequired(w)
+			return
+		}
+		h(w, r, p)
+	})
+}
+
+// PasswordChangeRequiredMessage is the message of the 403 answered to a
+// user who must choose a new password first.
+const PasswordChangeRequiredMessage = "choose a new password first: POST /v1/me/password in the API, or log in to the web UI"
+
+// writePasswordChangeRequired answers 403 with the /v1 error body plus
+// top-level reason and message, the shape a Kubernetes Status has too.
+func writePasswordChangeRequired(w http.ResponseWriter) {
+	writeJSON(w, http.StatusForbidden, map[string]any{
+		"reason":  proxy.ReasonPasswordChangeRequired,
+		"message": PasswordChangeRequiredMessage,
+		"error":   errorDetail{Code: proxy.ReasonPasswordChangeRequired, Message: PasswordChangeRequiredMessage},
+	})
+}
+
+// authedPendingPassword authenticates like authed but lets a user who
+// must change the password through.
+func (s *Service) authedPendingPassword(h func(http.ResponseWriter, *http.Request, *principal)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.authenticate(r)
 		if err != nil {
