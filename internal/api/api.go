@@ -81,6 +81,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /v1/audit", a.authed(a.admin(a.searchAudit)))
 	mux.HandleFunc("GET /v1/openapi.json", a.openapi)
 	a.registerMembers(mux)
+	a.registerGroups(mux)
 	a.registerUsers(mux)
 	a.registerAuthProviders(mux)
 	a.registerNotifications(mux)
