@@ -82,6 +82,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/openapi.json", a.openapi)
 	a.registerMembers(mux)
 	a.registerGroups(mux)
+	a.registerRoleTemplates(mux)
 	a.registerUsers(mux)
 	a.registerAuthProviders(mux)
 	a.registerNotifications(mux)
