@@ -83,6 +83,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	a.registerMembers(mux)
 	a.registerGroups(mux)
 	a.registerRoleTemplates(mux)
+	a.registerProjectCRUD(mux)
 	a.registerUsers(mux)
 	a.registerAuthProviders(mux)
 	a.registerNotifications(mux)
