@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -112,7 +113,8 @@ type tokenView struct {
 }
 
 type tokenListResponse struct {
-	Items []tokenView `json:"items"`
+	Items    []tokenView `json:"items"`
+	Continue string      `json:"continue,omitempty"`
 }
 
 type createTokenRequest struct {
@@ -296,12 +298,45 @@ func (s *Service) handleListTokens(w http.ResponseWriter, r *http.Request, p *pr
 		s.internalError(w, r, "list tokens", err)
 		return
 	}
+	// Pages are offsets into the list sorted by id, as in the rest of /v1.
+	slices.SortFunc(tokens, func(x, y v1alpha1.Token) int { return strings.Compare(x.Name, y.Name) })
+	start, end, next, ok := pageBounds(w, r, len(tokens))
+	if !ok {
+		return
+	}
 	now := s.clock.Now()
-	resp := tokenListResponse{Items: make([]tokenView, 0, len(tokens))}
-	for i := range tokens {
+	resp := tokenListResponse{Items: make([]tokenView, 0, end-start), Continue: next}
+	for i := start; i < end; i++ {
 		resp.Items = append(resp.Items, viewToken(&tokens[i], p.token.Name, now))
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// pageBounds reads ?limit= (1-1000, default 100) and ?continue= (the
+// offset the previous page returned) like the rest of /v1.
+func pageBounds(w http.ResponseWriter, r *http.Request, n int) (start, end int, next string, ok bool) {
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		l, err := strconv.Atoi(v)
+		if err != nil || l < 1 || l > 1000 {
+			writeError(w, http.StatusBadRequest, CodeBadRequest, "limit must be 1-1000")
+			return 0, 0, "", false
+		}
+		limit = l
+	}
+	if v := r.URL.Query().Get("continue"); v != "" {
+		o, err := strconv.Atoi(v)
+		if err != nil || o < 0 || o > n {
+			writeError(w, http.StatusBadRequest, CodeBadRequest, "invalid continue token")
+			return 0, 0, "", false
+		}
+		start = o
+	}
+	end = min(start+limit, n)
+	if end < n {
+		next = strconv.Itoa(end)
+	}
+	return start, end, next, true
 }
 
 func (s *Service) handleCreateToken(w http.ResponseWriter, r *http.Request, p *principal) {
