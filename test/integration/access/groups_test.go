@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mgmtv1 "bokujo.io/bokujo/api/management/v1alpha1"
+	"bokujo.io/bokujo/internal/audit"
 	"bokujo.io/bokujo/test/framework"
 	"bokujo.io/bokujo/test/framework/testserver"
 )
@@ -231,6 +232,25 @@ func TestGroupsAPI(t *testing.T) {
 		}
 		return nil
 	})
+
+	// Each change is in the audit log as a management record.
+	recs, err := b.app.Audit.Search(audit.Query{User: "gr-admin", Kind: "management", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"create groups gr-ml 201": false, "update groups gr-ml 200": false, "delete groups gr-ml 409": false,
+		"delete groups gr-ml 200": false, "delete clusterroletemplatebindings gr-ml-dev 200": false, "create groups Not_DNS 400": false}
+	for _, r := range recs {
+		k := fmt.Sprintf("%s %s %s %d", r.Verb, r.Resource, r.Name, r.Status)
+		if _, ok := want[k]; ok {
+			want[k] = true
+		}
+	}
+	for k, seen := range want {
+		if !seen {
+			t.Errorf("no audit record %q", k)
+		}
+	}
 }
 
 func contains(list []string, s string) bool {
