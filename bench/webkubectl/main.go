@@ -294,7 +294,7 @@ func (s *server) login(user, password string) (*http.Cookie, string, error) {
 		return nil, "", fmt.Errorf("login: %d %v", resp.StatusCode, err)
 	}
 	for _, c := range resp.Cookies() {
-		if c.Name == "bokujo_session" {
+		if c.Name == "__Host-bokujo_session" {
 			return c, out.CSRFToken, nil
 		}
 	}

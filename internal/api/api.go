@@ -81,6 +81,9 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle("GET /v1/audit", a.authed(a.admin(a.searchAudit)))
 	mux.HandleFunc("GET /v1/openapi.json", a.openapi)
 	a.registerMembers(mux)
+	a.registerGroups(mux)
+	a.registerRoleTemplates(mux)
+	a.registerProjectCRUD(mux)
 	a.registerUsers(mux)
 	a.registerAuthProviders(mux)
 	a.registerNotifications(mux)
@@ -103,6 +106,10 @@ type caller struct {
 func (a *API) authed(next func(http.ResponseWriter, *http.Request, caller)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user, method, err := a.opts.Authenticator.Authenticate(r)
+		if errors.Is(err, proxy.ErrPasswordChangeRequired) {
+			writePasswordChangeRequired(w)
+			return
+		}
 		if err != nil || user == nil {
 			if err != nil && !errors.Is(err, proxy.ErrUnauthenticated) {
 				a.log.Warn("authentication failed", "err", err)

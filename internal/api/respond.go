@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+
+	"bokujo.io/bokujo/internal/proxy"
 )
 
 // Error is the body of every error answer:
@@ -26,6 +28,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, status int, code, format string, args ...any) {
 	writeJSON(w, status, map[string]Error{"error": {Code: code, Message: fmt.Sprintf(format, args...)}})
+}
+
+// writePasswordChangeRequired answers a user who must choose a new
+// password first: the usual error body plus top-level reason and message.
+func writePasswordChangeRequired(w http.ResponseWriter) {
+	const msg = "choose a new password first: POST /v1/me/password in the API, or log in to the web UI"
+	writeJSON(w, http.StatusForbidden, map[string]any{
+		"reason":  proxy.ReasonPasswordChangeRequired,
+		"message": msg,
+		"error":   Error{Code: proxy.ReasonPasswordChangeRequired, Message: msg},
+	})
 }
 
 // maxBody bounds request bodies; a kubeconfig is a few kilobytes.

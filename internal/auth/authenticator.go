@@ -38,11 +38,15 @@ type principal struct {
 // Authenticate implements proxy.Authenticator: a bearer token in
 // Authorization, else (on a WebSocket handshake) one in the
 // Sec-WebSocket-Protocol header, else the session cookie. Every refusal
-// wraps proxy.ErrUnauthenticated and names the reason, never the value.
+// wraps proxy.ErrUnauthenticated and names the reason, never the value; a
+// user who must choose a new password gets proxy.ErrPasswordChangeRequired.
 func (s *Service) Authenticate(r *http.Request) (*proxy.User, proxy.AuthMethod, error) {
 	p, err := s.authenticate(r)
 	if err != nil {
 		return nil, proxy.AuthMethod{}, err
+	}
+	if mustChangePassword(p.user) {
+		return nil, p.method, fmt.Errorf("authenticate: user %s: %w", p.user.Name, proxy.ErrPasswordChangeRequired)
 	}
 	return &proxy.User{
 		Name:   p.user.Name,

@@ -20,7 +20,7 @@
 //
 // # Sessions and CSRF (the web UI's contract)
 //
-// POST /v1/login answers with the cookie "bokujo_session" (HttpOnly, Secure,
+// POST /v1/login answers with the cookie "__Host-bokujo_session" (HttpOnly, Secure,
 // SameSite=Strict, Path=/) holding a Session token, and a csrfToken in the
 // body; GET /v1/me returns the same csrfToken again after a reload. The UI
 // sends it as the X-CSRF-Token header on every POST, PUT, PATCH and DELETE.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,8 +54,9 @@ const (
 func (s *Service) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/login", s.handleLogin)
 	mux.HandleFunc("POST /v1/logout", s.handleLogout)
-	mux.HandleFunc("GET /v1/me", s.authed(s.handleMe))
-	mux.HandleFunc("POST /v1/me/password", s.authed(s.handleChangePassword))
+	// The only routes open to a user who must choose a new password.
+	mux.HandleFunc("GET /v1/me", s.authedPendingPassword(s.handleMe))
+	mux.HandleFunc("POST /v1/me/password", s.authedPendingPassword(s.handleChangePassword))
 	mux.HandleFunc("GET /v1/tokens", s.authed(s.handleListTokens))
 	mux.HandleFunc("POST /v1/tokens", s.authed(s.handleCreateToken))
 	mux.HandleFunc("DELETE /v1/tokens/{id}", s.authed(s.handleRevokeToken))
@@ -111,7 +113,8 @@ type tokenView struct {
 }
 
 type tokenListResponse struct {
-	Items []tokenView `json:"items"`
+	Items    []tokenView `json:"items"`
+	Continue string      `json:"continue,omitempty"`
 }
 
 type createTokenRequest struct {
@@ -217,10 +220,7 @@ func (s *Service) handleMe(w http.ResponseWriter, r *http.Request, p *principal)
 	if p.method.Kind == proxy.AuthCookie {
 		resp.CSRFToken = s.csrfToken(p.token.Name)
 	}
-	if resp.MustChangePassword, err = s.mustChangePassword(r.Context(), p.user); err != nil {
-		s.internalError(w, r, "read whether the password must change", err)
-		return
-	}
+	resp.MustChangePassword = mustChangePassword(p.user)
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -298,12 +298,45 @@ func (s *Service) handleListTokens(w http.ResponseWriter, r *http.Request, p *pr
 		s.internalError(w, r, "list tokens", err)
 		return
 	}
+	// Pages are offsets into the list sorted by id, as in the rest of /v1.
+	slices.SortFunc(tokens, func(x, y v1alpha1.Token) int { return strings.Compare(x.Name, y.Name) })
+	start, end, next, ok := pageBounds(w, r, len(tokens))
+	if !ok {
+		return
+	}
 	now := s.clock.Now()
-	resp := tokenListResponse{Items: make([]tokenView, 0, len(tokens))}
-	for i := range tokens {
+	resp := tokenListResponse{Items: make([]tokenView, 0, end-start), Continue: next}
+	for i := start; i < end; i++ {
 		resp.Items = append(resp.Items, viewToken(&tokens[i], p.token.Name, now))
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// pageBounds reads ?limit= (1-1000, default 100) and ?continue= (the
+// offset the previous page returned) like the rest of /v1.
+func pageBounds(w http.ResponseWriter, r *http.Request, n int) (start, end int, next string, ok bool) {
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		l, err := strconv.Atoi(v)
+		if err != nil || l < 1 || l > 1000 {
+			writeError(w, http.StatusBadRequest, CodeBadRequest, "limit must be 1-1000")
+			return 0, 0, "", false
+		}
+		limit = l
+	}
+	if v := r.URL.Query().Get("continue"); v != "" {
+		o, err := strconv.Atoi(v)
+		if err != nil || o < 0 || o > n {
+			writeError(w, http.StatusBadRequest, CodeBadRequest, "invalid continue token")
+			return 0, 0, "", false
+		}
+		start = o
+	}
+	end = min(start+limit, n)
+	if end < n {
+		next = strconv.Itoa(end)
+	}
+	return start, end, next, true
 }
 
 func (s *Service) handleCreateToken(w http.ResponseWriter, r *http.Request, p *principal) {
@@ -373,6 +406,32 @@ func (s *Service) handleRevokeToken(w http.ResponseWriter, r *http.Request, p *p
 // authed authenticates the request and applies the browser rules before
 // calling h.
 func (s *Service) authed(h func(http.ResponseWriter, *http.Request, *principal)) http.HandlerFunc {
+	return s.authedPendingPassword(func(w http.ResponseWriter, r *http.Request, p *principal) {
+		if mustChangePassword(p.user) {
+			writePasswordChangeRequired(w)
+			return
+		}
+		h(w, r, p)
+	})
+}
+
+// PasswordChangeRequiredMessage is the message of the 403 answered to a
+// user who must choose a new password first.
+const PasswordChangeRequiredMessage = "choose a new password first: POST /v1/me/password in the API, or log in to the web UI"
+
+// writePasswordChangeRequired answers 403 with the /v1 error body plus
+// top-level reason and message, the shape a Kubernetes Status has too.
+func writePasswordChangeRequired(w http.ResponseWriter) {
+	writeJSON(w, http.StatusForbidden, map[string]any{
+		"reason":  proxy.ReasonPasswordChangeRequired,
+		"message": PasswordChangeRequiredMessage,
+		"error":   errorDetail{Code: proxy.ReasonPasswordChangeRequired, Message: PasswordChangeRequiredMessage},
+	})
+}
+
+// authedPendingPassword authenticates like authed but lets a user who
+// must change the password through.
+func (s *Service) authedPendingPassword(h func(http.ResponseWriter, *http.Request, *principal)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.authenticate(r)
 		if err != nil {

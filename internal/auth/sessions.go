@@ -20,8 +20,10 @@ import (
 	"bokujo.io/bokujo/internal/proxy"
 )
 
-// SessionCookieName is the UI session cookie.
-const SessionCookieName = "bokujo_session"
+// SessionCookieName is the UI session cookie. The __Host- prefix makes
+// browsers accept it only when Secure, with Path=/ and no Domain, so a
+// sibling subdomain cannot set or shadow it (bokujo always serves HTTPS).
+const SessionCookieName = "__Host-bokujo_session"
 
 // ServerKeySecretName is the Secret in the system namespace holding the
 // key that CSRF tokens are derived with. Deleting it invalidates every CSRF

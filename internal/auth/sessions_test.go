@@ -256,6 +256,18 @@ func TestFirstLoginPasswordChange(t *testing.T) {
 	if mustChange(b) {
 		t.Error("bob is asked for a new password")
 	}
+	// The server enforces it: every other route refuses alice, with a
+	// session or with a token, until she chooses one.
+	aliceTok, _ := f.token(alice.Name, auth.TokenRequest{})
+	if r := f.bearer(aliceTok, "GET", "/v1/tokens", nil); r.status != http.StatusForbidden || r.code() != "PasswordChangeRequired" {
+		t.Errorf("token list with a pending password change: got %d %s", r.status, r.body)
+	}
+	if r := a.do("POST", "/v1/tokens", map[string]any{"description": "x", "ttlSeconds": 3600}, map[string]string{proxy.CSRFHeader: a.csrf}); r.status != http.StatusForbidden || r.code() != "PasswordChangeRequired" {
+		t.Errorf("minting a token with a pending password change: got %d %s", r.status, r.body)
+	}
+	if r := b.do("GET", "/v1/tokens", nil, nil); r.status != http.StatusOK {
+		t.Errorf("bob's token list: got %d %s", r.status, r.body)
+	}
 	newPW := "a chosen passphrase " + f.suffix
 	r := a.do("POST", "/v1/me/password", map[string]string{"currentPassword": alicePW, "newPassword": newPW}, map[string]string{proxy.CSRFHeader: a.csrf})
 	if r.status != http.StatusNoContent {
@@ -263,6 +275,9 @@ func TestFirstLoginPasswordChange(t *testing.T) {
 	}
 	if mustChange(a) {
 		t.Error("alice is still asked for a new password after choosing one")
+	}
+	if r := f.bearer(aliceTok, "GET", "/v1/tokens", nil); r.status != http.StatusOK {
+		t.Errorf("token list after choosing a password: got %d %s", r.status, r.body)
 	}
 }
 

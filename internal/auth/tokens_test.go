@@ -413,3 +413,74 @@ func TestDeletedUsersTokenRefused(t *testing.T) {
 	}
 	waitRefused(t, f, v, begin)
 }
+
+func TestTokenListPages(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	alice, _ := f.user("alice")
+	root, _ := f.user("root")
+	f.makeAdmin(root.Name)
+	aliceTok, _ := f.token(alice.Name, auth.TokenRequest{})
+	for range 4 {
+		f.token(alice.Name, auth.TokenRequest{})
+	}
+	rootTok, _ := f.token(root.Name, auth.TokenRequest{})
+
+	type page struct {
+		Items []struct {
+			ID       string `json:"id"`
+			UserName string `json:"userName"`
+		} `json:"items"`
+		Continue string `json:"continue"`
+	}
+	walk := func(tok, query string) (ids []string, owners map[string]bool) {
+		t.Helper()
+		owners = map[string]bool{}
+		next := ""
+		for i := 0; ; i++ {
+			if i > 20 {
+				t.Fatal("pagination does not end")
+			}
+			r := f.bearer(tok, "GET", "/v1/tokens?limit=2"+query+"&continue="+next, nil)
+			if r.status != http.StatusOK {
+				t.Fatalf("page: %d %s", r.status, r.body)
+			}
+			var p page
+			r.decode(t, &p)
+			if len(p.Items) > 2 {
+				t.Fatalf("page of %d items with limit=2", len(p.Items))
+			}
+			for _, it := range p.Items {
+				ids = append(ids, it.ID)
+				owners[it.UserName] = true
+			}
+			if p.Continue == "" {
+				return ids, owners
+			}
+			next = p.Continue
+		}
+	}
+	ids, owners := walk(aliceTok, "")
+	if len(ids) != 5 || len(owners) != 1 || !owners[alice.Name] {
+		t.Errorf("alice's pages: %d tokens of %v, want her 5", len(ids), owners)
+	}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			t.Errorf("token %s on two pages", id)
+		}
+		seen[id] = true
+	}
+	ids, owners = walk(rootTok, "&all=true")
+	if len(ids) < 6 || !owners[alice.Name] || !owners[root.Name] {
+		t.Errorf("admin's pages of all tokens: %d tokens of %v", len(ids), owners)
+	}
+	for _, q := range []string{"limit=0", "limit=1001", "limit=x", "continue=-1", "continue=999", "continue=x"} {
+		if r := f.bearer(aliceTok, "GET", "/v1/tokens?"+q, nil); r.status != http.StatusBadRequest {
+			t.Errorf("%s: got %d %s, want 400", q, r.status, r.body)
+		}
+	}
+	if r := f.bearer(aliceTok, "GET", "/v1/tokens?all=true", nil); r.status != http.StatusForbidden {
+		t.Errorf("all=true for a non-admin: %d", r.status)
+	}
+}

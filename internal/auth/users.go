@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -174,6 +175,9 @@ func (s *Service) setPassword(ctx context.Context, name, password, keepSession s
 	if err := s.revokeSessions(ctx, user.Name, keepSession); err != nil {
 		return fmt.Errorf("set password of %s: %w", name, err)
 	}
+	if err := s.clearPasswordChange(ctx, &user); err != nil {
+		return fmt.Errorf("set password of %s: %w", name, err)
+	}
 	s.log.InfoContext(ctx, "password changed", "user", user.Name)
 	return nil
 }
@@ -218,14 +222,17 @@ func (s *Service) writePasswordSecret(ctx context.Context, user *v1alpha1.User, 
 	})
 }
 
-// MustChangePasswordAnnotation on a user's password Secret asks the user
-// to choose a new password at the next login (an administrator set the
-// current one). Writing a new password removes it.
+// MustChangePasswordAnnotation on a User asks the user to choose a new
+// password (an administrator set the current one). Until they do, every
+// request but GET /v1/me, POST /v1/me/password and logout is refused with
+// 403 PasswordChangeRequired. It lives on the User, which authentication
+// reads from the cache anyway, so the check costs no API call per request.
+// Writing a new password removes it.
 const MustChangePasswordAnnotation = "bokujo.io/must-change-password"
 
 // RequirePasswordChange asks the local user named name (the object's name)
-// to choose a new password at the next login. The web UI shows only the
-// password form until they do; the API does not refuse other requests.
+// to choose a new password. The server refuses their other requests until
+// they do; it returns once authentication sees the change.
 func (s *Service) RequirePasswordChange(ctx context.Context, name string) error {
 	var user v1alpha1.User
 	if err := s.apiReader.Get(ctx, client.ObjectKey{Name: name}, &user); err != nil {
@@ -237,29 +244,52 @@ func (s *Service) RequirePasswordChange(ctx context.Context, name string) error 
 	if user.Spec.Username == "" || user.Spec.PasswordSecretRef == nil {
 		return fmt.Errorf("require a password change of %s: %w", name, ErrNoLocalLogin)
 	}
-	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: v1alpha1.SystemNamespace, Name: user.Spec.PasswordSecretRef.Name}}
 	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:"true"}}}`, MustChangePasswordAnnotation)
-	if err := s.client.Patch(ctx, sec, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(fieldManager)); err != nil {
+	if err := s.client.Patch(ctx, &user, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(fieldManager)); err != nil {
+		return fmt.Errorf("require a password change of %s: %w", name, err)
+	}
+	if err := s.waitCachedUser(ctx, name, func(u *v1alpha1.User) bool { return mustChangePassword(u) }); err != nil {
 		return fmt.Errorf("require a password change of %s: %w", name, err)
 	}
 	return nil
 }
 
+// clearPasswordChange removes the request for a new password and waits
+// until authentication sees it, so the user's next request passes.
+func (s *Service) clearPasswordChange(ctx context.Context, user *v1alpha1.User) error {
+	if !mustChangePassword(user) {
+		return nil
+	}
+	patch := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:null}}}`, MustChangePasswordAnnotation)
+	if err := s.client.Patch(ctx, user, client.RawPatch(types.MergePatchType, patch), client.FieldOwner(fieldManager)); err != nil {
+		return fmt.Errorf("clear the password change request: %w", err)
+	}
+	return s.waitCachedUser(ctx, user.Name, func(u *v1alpha1.User) bool { return !mustChangePassword(u) })
+}
+
+// waitCachedUser waits (at most ten seconds) until the cached User
+// satisfies done: the cache lags the write by milliseconds, and a caller
+// acting right after must see its own change.
+func (s *Service) waitCachedUser(ctx context.Context, name string, done func(*v1alpha1.User) bool) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		var u v1alpha1.User
+		if err := s.cache.Get(ctx, client.ObjectKey{Name: name}, &u); err == nil && done(&u) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the cache to see user %s: %w", name, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // mustChangePassword says whether the user was asked to choose a new
-// password; a user without a local password never is.
-func (s *Service) mustChangePassword(ctx context.Context, user *v1alpha1.User) (bool, error) {
-	if user.Spec.Username == "" || user.Spec.PasswordSecretRef == nil {
-		return false, nil
-	}
-	var sec corev1.Secret
-	err := s.apiReader.Get(ctx, client.ObjectKey{Namespace: v1alpha1.SystemNamespace, Name: user.Spec.PasswordSecretRef.Name}, &sec)
-	if apierrors.IsNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("read password secret of %s: %w", user.Name, err)
-	}
-	return sec.Annotations[MustChangePasswordAnnotation] == "true", nil
+// password.
+func mustChangePassword(user *v1alpha1.User) bool {
+	return user.Annotations[MustChangePasswordAnnotation] == "true"
 }
 
 func userOwnerReference(u *v1alpha1.User) metav1.OwnerReference {

@@ -48,6 +48,9 @@ and one kubeconfig for every cluster a user was granted.`,
 		newAgentCommand(s),
 		newMLCommand(s),
 		newReleaseCommand(s),
+		newGroupCommand(s),
+		newProjectCommand(s),
+		newRoleTemplateCommand(s),
 	)
 	return root
 }

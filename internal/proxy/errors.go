@@ -12,6 +12,10 @@ var (
 	// carries no credential or an invalid, expired or revoked one. The proxy
 	// answers 401.
 	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrPasswordChangeRequired is returned by an Authenticator for a valid
+	// credential of a user who must choose a new password first. The proxy
+	// answers 403 with reason ReasonPasswordChangeRequired.
+	ErrPasswordChangeRequired = errors.New("password change required")
 	// ErrClusterNotFound is returned by a Resolver both for a cluster that
 	// does not exist and for one the user was not granted, so the answer (404)
 	// does not reveal which clusters exist.
@@ -21,6 +25,10 @@ var (
 	// health). The proxy answers 503.
 	ErrClusterUnavailable = errors.New("cluster unavailable")
 )
+
+// ReasonPasswordChangeRequired is the reason of the 403 answered to a user
+// who must choose a new password before anything else.
+const ReasonPasswordChangeRequired = "PasswordChangeRequired"
 
 // Status reasons, as in k8s.io/apimachinery/pkg/apis/meta/v1. They are
 // repeated here so error answers are plain structs with a fixed field order.

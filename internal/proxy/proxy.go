@@ -152,6 +152,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, ar *AuditRecord)
 	}
 
 	user, method, err := h.auth.Authenticate(r)
+	if errors.Is(err, ErrPasswordChangeRequired) {
+		writeStatus(w, http.StatusForbidden, ReasonPasswordChangeRequired,
+			"choose a new password first: run bokujo login again or log in to the web UI", nil)
+		return
+	}
 	if err != nil || user == nil {
 		if err != nil && !errors.Is(err, ErrUnauthenticated) {
 			h.log.WarnContext(r.Context(), "authentication failed", "error", err)

@@ -246,6 +246,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ar.Header.Set(proxy.CSRFHeader, vals[0])
 	}
 	user, method, err := h.opts.Authenticator.Authenticate(ar)
+	if errors.Is(err, proxy.ErrPasswordChangeRequired) {
+		httpError(w, http.StatusForbidden, proxy.ReasonPasswordChangeRequired, "choose a new password first")
+		return
+	}
 	if err != nil || user == nil {
 		httpError(w, http.StatusUnauthorized, "Unauthorized", "log in to bokujo first")
 		return

@@ -17,7 +17,7 @@ import (
 type cookieAuth struct{ csrf string }
 
 func (a cookieAuth) Authenticate(r *http.Request) (*proxy.User, proxy.AuthMethod, error) {
-	if _, err := r.Cookie("bokujo_session"); err != nil {
+	if _, err := r.Cookie("__Host-bokujo_session"); err != nil {
 		return nil, proxy.AuthMethod{}, proxy.ErrUnauthenticated
 	}
 	return &proxy.User{Name: "alice"}, proxy.AuthMethod{Kind: proxy.AuthCookie, CSRFValid: r.Header.Get(proxy.CSRFHeader) == a.csrf}, nil
@@ -36,7 +36,7 @@ func handshake(h http.Handler, query string, hdr map[string]string) *httptest.Re
 	r.Header.Set("Upgrade", "websocket")
 	r.Header.Set("Sec-WebSocket-Version", "13")
 	r.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
-	r.AddCookie(&http.Cookie{Name: "bokujo_session", Value: "x"})
+	r.AddCookie(&http.Cookie{Name: "__Host-bokujo_session", Value: "x"})
 	for k, v := range hdr {
 		r.Header.Set(k, v)
 	}

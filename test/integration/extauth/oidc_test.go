@@ -147,10 +147,10 @@ func TestOIDCGroupGrantsClusterAccess(t *testing.T) {
 	}
 	var sessionCookie bool
 	for _, ck := range b.c.Jar.Cookies(&url.URL{Scheme: "https", Host: strings.TrimPrefix(s.url, "https://"), Path: "/"}) {
-		sessionCookie = sessionCookie || ck.Name == "bokujo_session"
+		sessionCookie = sessionCookie || ck.Name == "__Host-bokujo_session"
 	}
 	if !sessionCookie {
-		t.Error("no bokujo_session cookie after the login")
+		t.Error("no __Host-bokujo_session cookie after the login")
 	}
 	code, body = b.do(t, "GET", "/v1/kubeconfig", nil)
 	if code != http.StatusOK || !strings.Contains(string(body), "name: dev") {
@@ -368,7 +368,7 @@ func TestOIDCGroupGrantsClusterAccess(t *testing.T) {
 		}
 		var session *http.Cookie
 		for _, ck := range resp.Cookies() {
-			if ck.Name == "bokujo_session" {
+			if ck.Name == "__Host-bokujo_session" {
 				session = ck
 			}
 		}

@@ -126,7 +126,7 @@ func setup(t *testing.T) *fixture {
 		t.Fatalf("alice login: %d %s", resp.code, resp.body)
 	}
 	for _, c := range resp.cookies {
-		if c.Name == "bokujo_session" {
+		if c.Name == "__Host-bokujo_session" {
 			f.cookie = c
 		}
 	}

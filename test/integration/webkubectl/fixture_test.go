@@ -141,7 +141,7 @@ func (f *fixture) login(t *testing.T, user string) login {
 	}
 	var l login
 	for _, c := range resp.Cookies() {
-		if c.Name == "bokujo_session" {
+		if c.Name == "__Host-bokujo_session" {
 			l.cookie = c
 		}
 	}
