@@ -114,6 +114,22 @@ scenario('cluster', async (page) => {
   assert.match(kubeconfig, /token: /);
 });
 
+// The admin installs the logging tool from the cluster page, sees it
+// become Ready as its DaemonSet runs on both nodes, and removes it again.
+scenario('cluster tools', async (page) => {
+  const tools = page.getByRole('list', { name: 'Tools' });
+  const logging = tools.getByRole('listitem').filter({ has: page.getByRole('heading', { name: 'Logging' }) });
+  await logging.getByRole('button', { name: 'Install Logging' }).click();
+  await logging.getByText('Ready', { exact: true }).waitFor({ timeout: 90_000 });
+  await logging.getByText('fluent-bit-4.0.3').waitFor();
+  await logging.scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(outDir, 'cluster-tools-ready.png') });
+  await logging.getByRole('button', { name: 'Remove Logging' }).click();
+  await page.getByRole('dialog', { name: 'Remove logging from dev?' }).getByRole('button', { name: 'Remove' }).click();
+  await logging.getByText('Off', { exact: true }).waitFor({ timeout: 90_000 });
+  await logging.getByRole('button', { name: 'Install Logging' }).waitFor();
+});
+
 // A Deployment created while the page is open shows its pods Running
 // without a reload: the tables follow a watch.
 scenario('workloads', async (page) => {
