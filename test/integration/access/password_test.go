@@ -20,7 +20,7 @@ func TestPasswordChangeEnforcedByServer(t *testing.T) {
 	b := startServer(t)
 	ctx := context.Background()
 	const password = "first password of carol 12345"
-	u, err := b.app.Auth.CreateLocalUser(ctx, "carol", "Carol", password)
+	u, err := b.app.Auth.CreateLocalUser(ctx, "pw-carol", "Carol", password)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestPasswordChangeEnforcedByServer(t *testing.T) {
 		data, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, data
 	}
-	code, data := do("POST", "/v1/login", "", `{"username":"carol","password":"`+password+`"}`)
+	code, data := do("POST", "/v1/login", "", `{"username":"pw-carol","password":"`+password+`"}`)
 	if code != http.StatusOK {
 		t.Fatalf("login: %d %s", code, data)
 	}

@@ -15,7 +15,9 @@ import (
 )
 
 // TestAdminCLI drives `bokujo group|project|roletemplate` in-process
-// against the server, logged in as an administrator.
+// against the server, logged in as an administrator. It imports the dev
+// cluster under a name of its own, so it must run after TestAliceAndBob
+// (file order): two registrations of one cluster sync its RBAC apart.
 func TestAdminCLI(t *testing.T) {
 	b := startServer(t)
 	ctx := context.Background()
