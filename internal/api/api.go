@@ -35,9 +35,13 @@ type Options struct {
 	// Reader reads management objects (a cached client); Writer writes them.
 	Reader client.Reader
 	Writer client.Client
-	Users  Users
-	Tokens KubeconfigTokens
-	Audit  *audit.Log
+	// LiveReader reads the API server itself, where a decision must not
+	// rest on a cache a moment behind (deleting a group or template still
+	// in use). Default: Reader.
+	LiveReader client.Reader
+	Users      Users
+	Tokens     KubeconfigTokens
+	Audit      *audit.Log
 	// PublicURL is the URL users reach bokujo at (kubeconfig servers).
 	PublicURL *url.URL
 	// CACertPEM is embedded in kubeconfigs so clients trust the server.

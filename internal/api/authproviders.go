@@ -114,10 +114,12 @@ func (a *API) putAuthProvider(w http.ResponseWriter, r *http.Request, c caller) 
 	if creating {
 		err = a.writer().Create(ctx, obj)
 	} else {
-		existing.Spec = req.Spec
-		obj = &existing
 		verb, status = "update", http.StatusOK
-		err = a.writer().Update(ctx, obj)
+		obj = &existing
+		// The read above may come from a cache a moment behind a write
+		// just made (by this replica or another): a conflict re-reads and
+		// tries again rather than failing the request.
+		err = a.update(ctx, obj, func() { obj.Spec = req.Spec })
 	}
 	if err != nil {
 		code := http.StatusBadRequest

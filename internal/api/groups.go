@@ -162,8 +162,9 @@ func (a *API) updateGroup(w http.ResponseWriter, r *http.Request, c caller) {
 		a.writeStoreError(w, r, c, "update", "groups", name, err)
 		return
 	}
-	g.Spec = mgmtv1.GroupSpec{DisplayName: req.DisplayName, Description: req.Description, Members: req.Members}
-	if err := a.writer().Update(r.Context(), &g); err != nil {
+	if err := a.update(r.Context(), &g, func() {
+		g.Spec = mgmtv1.GroupSpec{DisplayName: req.DisplayName, Description: req.Description, Members: req.Members}
+	}); err != nil {
 		a.writeStoreError(w, r, c, "update", "groups", name, err)
 		return
 	}
@@ -211,13 +212,20 @@ func (a *API) deleteGroup(w http.ResponseWriter, r *http.Request, c caller) {
 
 // bindingsOf lists the cluster and project bindings whose subject and
 // template match.
+//
+// It reads the API server, not the cache: a deletion it allows must not
+// miss a binding created a moment before.
 func (a *API) bindingsOf(r *http.Request, match func(s mgmtv1.Subject, template string) bool) ([]client.Object, error) {
+	live := a.opts.LiveReader
+	if live == nil {
+		live = a.opts.Reader
+	}
 	var crtbs mgmtv1.ClusterRoleTemplateBindingList
-	if err := a.opts.Reader.List(r.Context(), &crtbs); err != nil {
+	if err := live.List(r.Context(), &crtbs); err != nil {
 		return nil, err
 	}
 	var prtbs mgmtv1.ProjectRoleTemplateBindingList
-	if err := a.opts.Reader.List(r.Context(), &prtbs); err != nil {
+	if err := live.List(r.Context(), &prtbs); err != nil {
 		return nil, err
 	}
 	var out []client.Object

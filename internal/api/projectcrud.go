@@ -157,8 +157,9 @@ func (a *API) updateProject(w http.ResponseWriter, r *http.Request, c caller) {
 		return
 	}
 	p = p.DeepCopy()
-	p.Spec.DisplayName, p.Spec.Description, p.Spec.ResourceQuota, p.Spec.LimitRange = req.DisplayName, req.Description, req.ResourceQuota, req.LimitRange
-	if err := a.writer().Update(r.Context(), p); err != nil {
+	if err := a.update(r.Context(), p, func() {
+		p.Spec.DisplayName, p.Spec.Description, p.Spec.ResourceQuota, p.Spec.LimitRange = req.DisplayName, req.Description, req.ResourceQuota, req.LimitRange
+	}); err != nil {
 		a.writeStoreError(w, r, c, "update", "projects", p.Name, err)
 		return
 	}

@@ -1,12 +1,18 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"bokujo.io/bokujo/internal/proxy"
 )
@@ -100,4 +106,26 @@ func page[T any](w http.ResponseWriter, r *http.Request, items []T) ([]T, string
 type List[T any] struct {
 	Items    []T    `json:"items"`
 	Continue string `json:"continue,omitempty"`
+}
+
+// conflictBackoff retries a write that met a newer version of its object
+// for about five seconds: enough for a cache to catch up.
+var conflictBackoff = wait.Backoff{Steps: 8, Duration: 20 * time.Millisecond, Factor: 2, Jitter: 0.1}
+
+// update applies mutate to obj and writes it. obj may come from a cache a
+// moment behind a write just made (by this replica or another): a conflict
+// re-reads it, applies mutate again and retries, rather than failing the
+// request.
+func (a *API) update(ctx context.Context, obj client.Object, mutate func()) error {
+	first := true
+	return retry.RetryOnConflict(conflictBackoff, func() error {
+		if !first {
+			if err := a.writer().Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+				return err
+			}
+		}
+		first = false
+		mutate()
+		return a.writer().Update(ctx, obj)
+	})
 }

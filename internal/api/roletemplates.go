@@ -239,8 +239,9 @@ func (a *API) updateRoleTemplate(w http.ResponseWriter, r *http.Request, c calle
 		writeError(w, http.StatusBadRequest, "BadRequest", "%v", err)
 		return
 	}
-	rt.Spec.DisplayName, rt.Spec.Description, rt.Spec.Rules = req.DisplayName, req.Description, req.Rules
-	if err := a.writer().Update(r.Context(), rt); err != nil {
+	if err := a.update(r.Context(), rt, func() {
+		rt.Spec.DisplayName, rt.Spec.Description, rt.Spec.Rules = req.DisplayName, req.Description, req.Rules
+	}); err != nil {
 		a.writeStoreError(w, r, c, "update", "roletemplates", rt.Name, err)
 		return
 	}

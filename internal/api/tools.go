@@ -39,7 +39,7 @@ func (a *API) listTools(w http.ResponseWriter, r *http.Request, c caller) {
 	if cluster == "" {
 		return
 	}
-	can := c.admin || a.ownsCluster(r, c, cluster)
+	can := a.clusterOwner(r, c, cluster)
 	items := []ClusterToolInfo{}
 	for _, tool := range toolOrder {
 		info := ClusterToolInfo{Tool: tool, CanChange: can}
@@ -82,24 +82,11 @@ func (a *API) toolScope(w http.ResponseWriter, r *http.Request, c caller) (strin
 		writeError(w, http.StatusNotFound, "NotFound", "unknown tool %.64q: use monitoring or logging", string(tool))
 		return "", "", false
 	}
-	if !c.admin && !a.ownsCluster(r, c, cluster) {
+	if !a.clusterOwner(r, c, cluster) {
 		writeError(w, http.StatusForbidden, "Forbidden", "only administrators and owners of cluster %q may change its tools", cluster)
 		return "", "", false
 	}
 	return cluster, tool, true
-}
-
-func (a *API) ownsCluster(r *http.Request, c caller, cluster string) bool {
-	var list mgmtv1.ClusterRoleTemplateBindingList
-	if err := a.opts.Reader.List(r.Context(), &list); err != nil {
-		return false
-	}
-	for _, b := range list.Items {
-		if b.Spec.ClusterName == cluster && b.Spec.RoleTemplateName == mgmtv1.RoleTemplateClusterOwner && subjectIs(b.Spec.Subject, c) {
-			return true
-		}
-	}
-	return false
 }
 
 func (a *API) enableTool(w http.ResponseWriter, r *http.Request, c caller) {

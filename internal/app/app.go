@@ -324,7 +324,7 @@ func Start(ctx context.Context, opts Options) (*App, error) {
 			Logger: log.With("component", "slack"),
 		})
 	}
-	v1 := api.New(api.Options{Authenticator: a.Auth, Grants: grants, Registry: a.Registry, Reader: mgr.GetClient(), Writer: mgr.GetClient(), Users: a.Auth,
+	v1 := api.New(api.Options{Authenticator: a.Auth, Grants: grants, Registry: a.Registry, Reader: mgr.GetClient(), Writer: mgr.GetClient(), LiveReader: mgr.GetAPIReader(), Users: a.Auth,
 		Tokens: kubeconfigTokens{a.Auth}, Audit: a.Audit, PublicURL: publicURL, CACertPEM: opts.CACertPEM, Logger: log.With("component", "api"),
 		Tunnels: a.Tunnels, AgentImage: opts.AgentImage, Slack: slack})
 
