@@ -313,10 +313,37 @@ type ClusterStatus struct {
 	// +kubebuilder:validation:MaxProperties=32
 	Requested corev1.ResourceList `json:"requested,omitempty"`
 
+	// nodePools reports each node pool of a cluster bokujo created: the
+	// count asked for, the nodes Ready, and the nodes being added or
+	// drained and removed.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=64
+	NodePools []NodePoolStatus `json:"nodePools,omitempty"`
+
 	// lastProbeTime is when the health controller last probed the cluster,
 	// successfully or not.
 	// +optional
 	LastProbeTime *metav1.Time `json:"lastProbeTime,omitempty"`
+}
+
+// NodePoolStatus is the state of one node pool.
+type NodePoolStatus struct {
+	// name of the pool.
+	// +required
+	// +kubebuilder:validation:MaxLength=40
+	Name string `json:"name"`
+	// desired is the pool's count.
+	// +required
+	Desired int32 `json:"desired"`
+	// ready is the number of the pool's nodes that are Ready and stay.
+	// +required
+	Ready int32 `json:"ready"`
+	// updating is the number of nodes being added (not Ready yet) or
+	// drained and removed.
+	// +required
+	Updating int32 `json:"updating"`
 }
 
 // Cluster is a downstream Kubernetes cluster bokujo manages. Its name is the
