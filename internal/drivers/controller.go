@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -71,9 +72,10 @@ type Controller struct {
 	c client.Client
 	// direct reads Secrets outside bokujo's namespace, which the cache
 	// does not hold.
-	direct client.Reader
-	opts   Options
-	log    *slog.Logger
+	direct   client.Reader
+	opts     Options
+	log      *slog.Logger
+	recorder events.EventRecorder
 
 	mu      sync.Mutex
 	local   map[string]*localRun
@@ -96,7 +98,8 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controller, error) {
 	if opts.Poll == 0 {
 		opts.Poll = 15 * time.Second
 	}
-	k := &Controller{c: mgr.GetClient(), direct: mgr.GetAPIReader(), opts: opts, log: opts.Logger, local: map[string]*localRun{}}
+	k := &Controller{c: mgr.GetClient(), direct: mgr.GetAPIReader(), opts: opts, log: opts.Logger, local: map[string]*localRun{},
+		recorder: mgr.GetEventRecorder("bokujo-drivers")}
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		<-ctx.Done()
 		k.stopAll()
@@ -205,7 +208,17 @@ func (k *Controller) reconcileLocal(ctx context.Context, c *mgmtv1.Cluster) (rec
 		fmt.Sprintf("local control plane with simulated nodes at %s", run.cluster.URL())); err != nil {
 		return reconcile.Result{}, err
 	}
-	res, err := ReconcilePools(ctx, run.cluster.Client(), c.Spec.Source.Driver.NodePools, nodes)
+	res, err := ReconcilePools(ctx, run.cluster.Client(), c, nodes, time.Now())
+	for _, ev := range res.Events {
+		if k.recorder == nil {
+			continue
+		}
+		typ := corev1.EventTypeNormal
+		if ev.Warning {
+			typ = corev1.EventTypeWarning
+		}
+		k.recorder.Eventf(c, nil, typ, ev.Reason, "Repair", "%s", ev.Message)
+	}
 	if err != nil {
 		return reconcile.Result{RequeueAfter: 2 * time.Second}, k.setPools(ctx, c, res.Pools, metav1.ConditionFalse, ReasonScaling, err.Error())
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -47,6 +48,91 @@ type PoolsResult struct {
 	Blocked []string
 	// Message says what is going on, for the condition.
 	Message string
+	// Events are the repairs of this step, and the ones the budget held
+	// back, for the Cluster's events.
+	Events []RepairEvent
+}
+
+// RepairEvent is a node auto-repair, done or held back by the budget.
+type RepairEvent struct {
+	Warning bool
+	Reason  string
+	Node    string
+	Message string
+}
+
+// Auto-repair defaults.
+const (
+	DefaultNotReadyTimeout   = 5 * time.Minute
+	DefaultMaxRepairsPerHour = 3
+)
+
+type repairConfig struct {
+	enabled bool
+	timeout time.Duration
+	budget  int32
+}
+
+func repairSettings(r *mgmtv1.NodeAutoRepair) repairConfig {
+	cfg := repairConfig{enabled: true, timeout: DefaultNotReadyTimeout, budget: DefaultMaxRepairsPerHour}
+	if r == nil {
+		return cfg
+	}
+	cfg.enabled = !r.Disabled
+	if r.NotReadyTimeout != nil && r.NotReadyTimeout.Duration > 0 {
+		cfg.timeout = r.NotReadyTimeout.Duration
+	}
+	if r.MaxRepairsPerHour != nil {
+		cfg.budget = *r.MaxRepairsPerHour
+	}
+	return cfg
+}
+
+// notReadySince reports when the node's Ready condition left True.
+func notReadySince(n *corev1.Node) (time.Time, bool) {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.LastTransitionTime.Time, c.Status != corev1.ConditionTrue
+		}
+	}
+	return time.Time{}, false
+}
+
+// repairNode evicts what it can from a NotReady node and deletes it; the
+// next step creates its replacement. Pods on a node that does not answer
+// never finish terminating, so the node does not wait for them: deleting
+// the node lets the pod garbage collector remove them and their
+// controllers start them elsewhere.
+func repairNode(ctx context.Context, cs kubernetes.Interface, n *corev1.Node) error {
+	h := &drain.Helper{Ctx: ctx, Client: cs, Force: true, IgnoreAllDaemonSets: true, DeleteEmptyDirData: true,
+		GracePeriodSeconds: -1, Out: io.Discard, ErrOut: io.Discard}
+	if err := drain.RunCordonOrUncordon(h, n, true); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("cordon node %s: %w", n.Name, err)
+	}
+	if pods, errs := h.GetPodsForDeletion(n.Name); len(errs) == 0 {
+		for _, p := range pods.Pods() {
+			if p.DeletionTimestamp == nil {
+				_ = h.EvictPod(p, policyV1) // best effort: the node is going away either way
+			}
+		}
+	}
+	if err := cs.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete node %s: %w", n.Name, err)
+	}
+	return nil
+}
+
+// recordNodeEvent writes an event on the node in the downstream cluster;
+// best effort, the Cluster's own event and status carry the repair too.
+func recordNodeEvent(ctx context.Context, cs kubernetes.Interface, n *corev1.Node, reason, msg string, now time.Time) {
+	ts := metav1.NewTime(now)
+	_, _ = cs.CoreV1().Events(metav1.NamespaceDefault).Create(ctx, &corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{GenerateName: n.Name + "."},
+		InvolvedObject: corev1.ObjectReference{Kind: "Node", Name: n.Name, UID: n.UID, APIVersion: "v1"},
+		Reason:         reason, Message: msg, Type: corev1.EventTypeWarning,
+		Source:         corev1.EventSource{Component: "bokujo-node-repair"},
+		FirstTimestamp: ts, LastTimestamp: ts, Count: 1,
+	}, metav1.CreateOptions{})
 }
 
 // ReconcilePools takes one step towards the desired nodes: it creates the
@@ -55,8 +141,14 @@ type PoolsResult struct {
 // pods through the Eviction API (so PodDisruptionBudgets are respected; a
 // refused eviction is retried at the next step) and deletes the node once
 // no pod is left on it. It never waits: the caller calls again until Done.
-func ReconcilePools(ctx context.Context, cs kubernetes.Interface, pools []mgmtv1.NodePool, desired []localcluster.NodeSpec) (PoolsResult, error) {
+func ReconcilePools(ctx context.Context, cs kubernetes.Interface, c *mgmtv1.Cluster, desired []localcluster.NodeSpec, now time.Time) (PoolsResult, error) {
 	var res PoolsResult
+	pools := c.Spec.Source.Driver.NodePools
+	repair := repairSettings(c.Spec.Source.Driver.AutoRepair)
+	previous := map[string]mgmtv1.NodePoolStatus{}
+	for _, p := range c.Status.NodePools {
+		previous[p.Name] = p
+	}
 	list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: PoolLabel})
 	if err != nil {
 		return res, fmt.Errorf("list nodes: %w", err)
@@ -67,7 +159,13 @@ func ReconcilePools(ctx context.Context, cs kubernetes.Interface, pools []mgmtv1
 	}
 	status := map[string]*mgmtv1.NodePoolStatus{}
 	for _, p := range pools {
-		res.Pools = append(res.Pools, mgmtv1.NodePoolStatus{Name: p.Name, Desired: p.Count})
+		st := mgmtv1.NodePoolStatus{Name: p.Name, Desired: p.Count}
+		for _, r := range previous[p.Name].Repairs {
+			if now.Sub(r.Time.Time) < time.Hour {
+				st.Repairs = append(st.Repairs, r)
+			}
+		}
+		res.Pools = append(res.Pools, st)
 	}
 	for i := range res.Pools {
 		status[res.Pools[i].Name] = &res.Pools[i]
@@ -88,10 +186,28 @@ func ReconcilePools(ctx context.Context, cs kubernetes.Interface, pools []mgmtv1
 		}
 		if nodeReady(n) {
 			st.Ready++
-		} else {
-			st.Updating++
-			adding = append(adding, spec.Name)
+			continue
 		}
+		st.Updating++
+		adding = append(adding, spec.Name)
+		since, notReady := notReadySince(n)
+		if !repair.enabled || !notReady || n.Spec.Unschedulable || now.Sub(since) < repair.timeout {
+			continue
+		}
+		if int32(len(st.Repairs)) >= repair.budget {
+			res.Events = append(res.Events, RepairEvent{Warning: true, Reason: "RepairBudgetExhausted", Node: n.Name, Message: fmt.Sprintf(
+				"node %s has been NotReady since %s but pool %s already had %d repairs in the last hour (maxRepairsPerHour %d); it is left alone until the budget allows, or repair it by hand",
+				n.Name, since.UTC().Format(time.RFC3339), st.Name, len(st.Repairs), repair.budget)})
+			continue
+		}
+		msg := fmt.Sprintf("node %s has been NotReady since %s (longer than %s): draining it and replacing it with a new node of pool %s",
+			n.Name, since.UTC().Format(time.RFC3339), repair.timeout, st.Name)
+		recordNodeEvent(ctx, cs, n, "NodeRepair", msg, now)
+		if err := repairNode(ctx, cs, n); err != nil {
+			return res, err
+		}
+		st.Repairs = append(st.Repairs, mgmtv1.NodeRepair{Node: n.Name, Time: metav1.NewTime(now)})
+		res.Events = append(res.Events, RepairEvent{Reason: "NodeRepair", Node: n.Name, Message: msg})
 	}
 	var removing []string
 	names := make([]string, 0, len(existing))
@@ -121,7 +237,7 @@ func ReconcilePools(ctx context.Context, cs kubernetes.Interface, pools []mgmtv1
 	}
 	msg := strings.Join(parts, ", ")
 	if len(adding) > 0 {
-		msg += fmt.Sprintf("; adding %s", strings.Join(adding, ", "))
+		msg += fmt.Sprintf("; waiting for %s to be Ready", strings.Join(adding, ", "))
 	}
 	if len(removing) > 0 {
 		msg += fmt.Sprintf("; draining and removing %s", strings.Join(removing, ", "))
