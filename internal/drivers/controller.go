@@ -217,7 +217,10 @@ func (k *Controller) reconcileLocal(ctx context.Context, c *mgmtv1.Cluster) (rec
 		if ev.Warning {
 			typ = corev1.EventTypeWarning
 		}
-		k.recorder.Eventf(c, nil, typ, ev.Reason, "Repair", "%s", ev.Message)
+		// The node in the action keeps each node's events apart:
+		// events.k8s.io folds events with the same action and reason on
+		// one object into a series that keeps only the first note.
+		k.recorder.Eventf(c, nil, typ, ev.Reason, "Repair node "+ev.Node, "%s", ev.Message)
 	}
 	if err != nil {
 		return reconcile.Result{RequeueAfter: 2 * time.Second}, k.setPools(ctx, c, res.Pools, metav1.ConditionFalse, ReasonScaling, err.Error())

@@ -54,8 +54,9 @@ func scaleTo(t *testing.T, c client.Client, cs kubernetes.Interface, name string
 	if err := c.Get(ctx, client.ObjectKey{Name: name}, &cl); err != nil {
 		t.Fatal(err)
 	}
+	before := cl.DeepCopy()
 	cl.Spec.Source.Driver.NodePools[0].Count = count
-	if err := c.Update(ctx, &cl); err != nil {
+	if err := c.Patch(ctx, &cl, client.MergeFrom(before)); err != nil {
 		t.Fatal(err)
 	}
 	waitScaled(t, c, cs, name, count)
@@ -239,8 +240,9 @@ func TestLocalDriverScalesANodePool(t *testing.T) {
 	if err := c.Get(ctx, client.ObjectKey{Name: "scale"}, &got); err != nil {
 		t.Fatal(err)
 	}
+	before := got.DeepCopy()
 	got.Spec.Source.Driver.NodePools[0].Count = 2
-	if err := c.Update(ctx, &got); err != nil {
+	if err := c.Patch(ctx, &got, client.MergeFrom(before)); err != nil {
 		t.Fatal(err)
 	}
 	framework.Eventually(t, framework.Long, func() error {

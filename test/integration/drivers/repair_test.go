@@ -166,9 +166,9 @@ func TestLocalDriverRepairsNotReadyNodes(t *testing.T) {
 			t.Errorf("%s was replaced beyond the budget: %v", n, err)
 		}
 	}
-	// The Cluster's NodeRepair events form a series (events.k8s.io merges
-	// events of one reason on one object), so each repair is counted on
-	// the nodes themselves.
+	if ev := clusterEvents(t, "repair", "NodeRepair"); len(ev) != 3 {
+		t.Errorf("NodeRepair events on the Cluster: %q", ev)
+	}
 	notes, err := cs.CoreV1().Events(metav1.NamespaceDefault).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.kind=Node,reason=NodeRepair"})
 	if err != nil || len(notes.Items) != 3 {
 		t.Errorf("node events: %v %d", err, len(notes.Items))
