@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -70,9 +72,10 @@ type Controller struct {
 	c client.Client
 	// direct reads Secrets outside bokujo's namespace, which the cache
 	// does not hold.
-	direct client.Reader
-	opts   Options
-	log    *slog.Logger
+	direct   client.Reader
+	opts     Options
+	log      *slog.Logger
+	recorder events.EventRecorder
 
 	mu      sync.Mutex
 	local   map[string]*localRun
@@ -95,7 +98,8 @@ func Setup(mgr ctrl.Manager, opts Options) (*Controller, error) {
 	if opts.Poll == 0 {
 		opts.Poll = 15 * time.Second
 	}
-	k := &Controller{c: mgr.GetClient(), direct: mgr.GetAPIReader(), opts: opts, log: opts.Logger, local: map[string]*localRun{}}
+	k := &Controller{c: mgr.GetClient(), direct: mgr.GetAPIReader(), opts: opts, log: opts.Logger, local: map[string]*localRun{},
+		recorder: mgr.GetEventRecorder("bokujo-drivers")}
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		<-ctx.Done()
 		k.stopAll()
@@ -200,8 +204,63 @@ func (k *Controller) reconcileLocal(ctx context.Context, c *mgmtv1.Cluster) (rec
 		}
 		return reconcile.Result{Requeue: true}, nil
 	}
-	return reconcile.Result{}, k.setCondition(ctx, c, metav1.ConditionTrue, ReasonProvisioned,
-		fmt.Sprintf("local control plane with %d simulated nodes at %s", len(run.cluster.Nodes()), run.cluster.URL()))
+	if err := k.setCondition(ctx, c, metav1.ConditionTrue, ReasonProvisioned,
+		fmt.Sprintf("local control plane with simulated nodes at %s", run.cluster.URL())); err != nil {
+		return reconcile.Result{}, err
+	}
+	res, err := ReconcilePools(ctx, run.cluster.Client(), c, nodes, time.Now())
+	for _, ev := range res.Events {
+		if k.recorder == nil {
+			continue
+		}
+		typ := corev1.EventTypeNormal
+		if ev.Warning {
+			typ = corev1.EventTypeWarning
+		}
+		// The node in the action keeps each node's events apart:
+		// events.k8s.io folds events with the same action and reason on
+		// one object into a series that keeps only the first note.
+		k.recorder.Eventf(c, nil, typ, ev.Reason, "Repair node "+ev.Node, "%s", ev.Message)
+	}
+	if err != nil {
+		return reconcile.Result{RequeueAfter: 2 * time.Second}, k.setPools(ctx, c, res.Pools, metav1.ConditionFalse, ReasonScaling, err.Error())
+	}
+	switch {
+	case res.Done:
+		return reconcile.Result{RequeueAfter: k.opts.Poll}, k.setPools(ctx, c, res.Pools, metav1.ConditionTrue, ReasonScaled, res.Message)
+	case len(res.Blocked) > 0:
+		return reconcile.Result{RequeueAfter: 2 * time.Second}, k.setPools(ctx, c, res.Pools, metav1.ConditionFalse, ReasonDrainBlocked, res.Message)
+	}
+	return reconcile.Result{RequeueAfter: time.Second}, k.setPools(ctx, c, res.Pools, metav1.ConditionFalse, ReasonScaling, res.Message)
+}
+
+// setPools records the node pools' state and the NodePoolsReady condition.
+func (k *Controller) setPools(ctx context.Context, c *mgmtv1.Cluster, pools []mgmtv1.NodePoolStatus, status metav1.ConditionStatus, reason, msg string) error {
+	before := c.DeepCopy()
+	changed := meta.SetStatusCondition(&c.Status.Conditions, metav1.Condition{Type: ConditionNodePools, Status: status, Reason: reason,
+		Message: truncate(msg, 2048), ObservedGeneration: c.Generation})
+	if pools != nil && !equality.Semantic.DeepEqual(pools, c.Status.NodePools) {
+		c.Status.NodePools, changed = pools, true
+	}
+	if !changed {
+		return nil
+	}
+	err := k.c.Status().Patch(ctx, c, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+	if apierrors.IsConflict(err) {
+		return err // retried with the fresh object
+	}
+	if err != nil {
+		return fmt.Errorf("record node pools of %s: %w", c.Name, err)
+	}
+	k.log.InfoContext(ctx, "node pools", "cluster", c.Name, "reason", reason, "message", msg)
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
 }
 
 // LocalNodes turns a local driver cluster's node pools into simulated
@@ -210,7 +269,7 @@ func LocalNodes(c *mgmtv1.Cluster) ([]localcluster.NodeSpec, error) {
 	var nodes []localcluster.NodeSpec
 	for _, p := range c.Spec.Source.Driver.NodePools {
 		for i := range int(p.Count) {
-			n := localcluster.NodeSpec{Name: p.Name + "-" + strconv.Itoa(i), GPUs: int(p.GPUs), GPUProduct: p.GPUProduct, Labels: map[string]string{"bokujo.io/node-pool": p.Name}}
+			n := localcluster.NodeSpec{Name: p.Name + "-" + strconv.Itoa(i), GPUs: int(p.GPUs), GPUProduct: p.GPUProduct, Labels: map[string]string{PoolLabel: p.Name}}
 			for k, v := range p.Labels {
 				n.Labels[k] = v
 			}

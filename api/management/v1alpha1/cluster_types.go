@@ -154,6 +154,11 @@ type DriverSource struct {
 	// +kubebuilder:validation:Pattern=`^v[0-9]+\.[0-9]+(\.[0-9]+)?$`
 	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
 
+	// autoRepair replaces nodes that stay NotReady (local driver); on by
+	// default with a 5m timeout and at most 3 repairs per hour per pool.
+	// +optional
+	AutoRepair *NodeAutoRepair `json:"autoRepair,omitempty"`
+
 	// nodePools are the cluster's groups of like nodes.
 	// +optional
 	// +listType=map
@@ -172,6 +177,38 @@ type DriverSource struct {
 	ProxyCredentials *SecretReference `json:"proxyCredentials,omitempty"`
 	// +optional
 	ManagementCredentials *SecretReference `json:"managementCredentials,omitempty"`
+}
+
+// NodeAutoRepair configures node auto-repair: a node NotReady for longer
+// than notReadyTimeout, and not cordoned (a cordoned node is under
+// maintenance), is drained and replaced by a new node of its pool.
+type NodeAutoRepair struct {
+	// disabled turns auto-repair off.
+	// +optional
+	Disabled bool `json:"disabled,omitempty"`
+	// notReadyTimeout is how long a node stays NotReady before it is
+	// repaired; default 5m.
+	// +optional
+	NotReadyTimeout *metav1.Duration `json:"notReadyTimeout,omitempty"`
+	// maxRepairsPerHour is the repair budget of each pool: once that many
+	// of its nodes were repaired in the last hour, further NotReady nodes
+	// are left alone (an event says so) so a cascade does not replace the
+	// whole pool; default 3.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	MaxRepairsPerHour *int32 `json:"maxRepairsPerHour,omitempty"`
+}
+
+// NodeRepair is one node auto-repair.
+type NodeRepair struct {
+	// node that was replaced.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Node string `json:"node"`
+	// time of the repair.
+	// +required
+	Time metav1.Time `json:"time"`
 }
 
 // NodePool is a group of nodes of one shape.
@@ -313,10 +350,43 @@ type ClusterStatus struct {
 	// +kubebuilder:validation:MaxProperties=32
 	Requested corev1.ResourceList `json:"requested,omitempty"`
 
+	// nodePools reports each node pool of a cluster bokujo created: the
+	// count asked for, the nodes Ready, and the nodes being added or
+	// drained and removed.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=64
+	NodePools []NodePoolStatus `json:"nodePools,omitempty"`
+
 	// lastProbeTime is when the health controller last probed the cluster,
 	// successfully or not.
 	// +optional
 	LastProbeTime *metav1.Time `json:"lastProbeTime,omitempty"`
+}
+
+// NodePoolStatus is the state of one node pool.
+type NodePoolStatus struct {
+	// name of the pool.
+	// +required
+	// +kubebuilder:validation:MaxLength=40
+	Name string `json:"name"`
+	// desired is the pool's count.
+	// +required
+	Desired int32 `json:"desired"`
+	// ready is the number of the pool's nodes that are Ready and stay.
+	// +required
+	Ready int32 `json:"ready"`
+	// updating is the number of nodes being added (not Ready yet) or
+	// drained and removed.
+	// +required
+	Updating int32 `json:"updating"`
+	// repairs are the pool's node auto-repairs of the last hour, which
+	// count against its repair budget.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=1000
+	Repairs []NodeRepair `json:"repairs,omitempty"`
 }
 
 // Cluster is a downstream Kubernetes cluster bokujo manages. Its name is the
