@@ -23,7 +23,16 @@ type ProjectDetail struct {
 	Description   string                       `json:"description,omitempty"`
 	ResourceQuota *mgmtv1.ProjectResourceQuota `json:"resourceQuota,omitempty"`
 	LimitRange    *mgmtv1.ProjectLimitRange    `json:"limitRange,omitempty"`
-	Namespaces    []string                     `json:"namespaces"`
+	// Namespaces are the ones the project declares (spec.namespaces).
+	Namespaces []string `json:"namespaces"`
+	// Status.Namespaces are the namespaces that belong to it now: the
+	// declared ones and those labelled into it.
+	Status ProjectDetailStatus `json:"status"`
+}
+
+// ProjectDetailStatus is what the project controller observed.
+type ProjectDetailStatus struct {
+	Namespaces []string `json:"namespaces"`
 }
 
 type projectRequest struct {
@@ -33,6 +42,43 @@ type projectRequest struct {
 	Description   string                       `json:"description,omitempty"`
 	ResourceQuota *mgmtv1.ProjectResourceQuota `json:"resourceQuota,omitempty"`
 	LimitRange    *mgmtv1.ProjectLimitRange    `json:"limitRange,omitempty"`
+	// Namespaces declares namespaces of the project (created and labelled
+	// by the project controller); administrators and cluster owners only.
+	Namespaces []string `json:"namespaces,omitempty"`
+	// Cluster is the read-only echo of clusterName that GET returns; it
+	// is accepted back unchanged.
+	Cluster string `json:"cluster,omitempty"`
+	// Status is GET's read-only status, accepted back and ignored.
+	Status *ProjectDetailStatus `json:"status,omitempty"`
+}
+
+// systemNamespaces never join a project: their members would gain rights
+// on the cluster's own machinery.
+var systemNamespaces = map[string]bool{"kube-system": true, "kube-public": true, "kube-node-lease": true, "default": true, "bokujo-system": true, "bokujo-agent": true}
+
+const maxProjectNamespaces = 100
+
+func validateProjectNamespaces(req *projectRequest) error {
+	if len(req.Namespaces) > maxProjectNamespaces {
+		return fmt.Errorf("at most %d namespaces per project", maxProjectNamespaces)
+	}
+	seen := map[string]bool{}
+	for _, ns := range req.Namespaces {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return fmt.Errorf("namespace %q: %s", ns, errs[0])
+		}
+		if systemNamespaces[ns] {
+			return fmt.Errorf("namespace %q is a system namespace and cannot join a project", ns)
+		}
+		if seen[ns] {
+			return fmt.Errorf("namespace %q is listed twice", ns)
+		}
+		seen[ns] = true
+	}
+	if req.Cluster != "" && req.ClusterName != "" && req.Cluster != req.ClusterName {
+		return fmt.Errorf("cluster %q and clusterName %q differ; send clusterName only", req.Cluster, req.ClusterName)
+	}
+	return nil
 }
 
 func (a *API) registerProjectCRUD(mux *http.ServeMux) {
@@ -43,12 +89,9 @@ func (a *API) registerProjectCRUD(mux *http.ServeMux) {
 }
 
 func projectDetail(p *mgmtv1.Project) ProjectDetail {
-	ns := p.Status.Namespaces
-	if len(ns) == 0 {
-		ns = p.Spec.Namespaces
-	}
 	return ProjectDetail{Name: p.Name, ClusterName: p.Spec.ClusterName, Cluster: p.Spec.ClusterName, DisplayName: p.Spec.DisplayName,
-		Description: p.Spec.Description, ResourceQuota: p.Spec.ResourceQuota, LimitRange: p.Spec.LimitRange, Namespaces: append([]string{}, ns...)}
+		Description: p.Spec.Description, ResourceQuota: p.Spec.ResourceQuota, LimitRange: p.Spec.LimitRange,
+		Namespaces: append([]string{}, p.Spec.Namespaces...), Status: ProjectDetailStatus{Namespaces: append([]string{}, p.Status.Namespaces...)}}
 }
 
 // clusterOwner says whether the caller administers the cluster: a global
@@ -93,6 +136,10 @@ func (a *API) createProject(w http.ResponseWriter, r *http.Request, c caller) {
 		writeError(w, http.StatusBadRequest, "BadRequest", "%v", err)
 		return
 	}
+	if err := validateProjectNamespaces(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "BadRequest", "%v", err)
+		return
+	}
 	vis, err := a.visibility(r, c)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "Internal", "cannot compute visibility; try again")
@@ -111,7 +158,7 @@ func (a *API) createProject(w http.ResponseWriter, r *http.Request, c caller) {
 	p := &mgmtv1.Project{
 		ObjectMeta: metav1.ObjectMeta{Name: req.Name},
 		Spec: mgmtv1.ProjectSpec{ClusterName: req.ClusterName, DisplayName: req.DisplayName, Description: req.Description,
-			ResourceQuota: req.ResourceQuota, LimitRange: req.LimitRange},
+			ResourceQuota: req.ResourceQuota, LimitRange: req.LimitRange, Namespaces: req.Namespaces},
 	}
 	if err := a.writer().Create(r.Context(), p); err != nil {
 		a.writeStoreError(w, r, c, "create", "projects", req.Name, err)
@@ -144,12 +191,22 @@ func (a *API) updateProject(w http.ResponseWriter, r *http.Request, c caller) {
 		writeError(w, http.StatusBadRequest, "BadRequest", "%v", err)
 		return
 	}
+	if err := validateProjectNamespaces(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "BadRequest", "%v", err)
+		return
+	}
 	owner := a.clusterOwner(r, c, p.Spec.ClusterName)
 	quotaChange := !reflect.DeepEqual(req.ResourceQuota, p.Spec.ResourceQuota) || !reflect.DeepEqual(req.LimitRange, p.Spec.LimitRange)
+	// Omitted namespaces stay as they are; [] clears them.
+	nsChange := req.Namespaces != nil && !slices.Equal(req.Namespaces, p.Spec.Namespaces)
 	switch {
 	case quotaChange && !owner:
 		a.record(r, c, "update", "projects", p.Name, http.StatusForbidden)
 		writeError(w, http.StatusForbidden, "Forbidden", "only administrators and owners of cluster %q change a project's resourceQuota and limitRange; send them unchanged to edit the rest", p.Spec.ClusterName)
+		return
+	case nsChange && !owner:
+		a.record(r, c, "update", "projects", p.Name, http.StatusForbidden)
+		writeError(w, http.StatusForbidden, "Forbidden", "only administrators and owners of cluster %q change which namespaces a project declares; project members add new ones with POST /v1/projects/%s/namespaces", p.Spec.ClusterName, p.Name)
 		return
 	case !owner && !a.holdsProjectTemplate(r, c, p.Name, []string{mgmtv1.RoleTemplateProjectOwner}):
 		a.record(r, c, "update", "projects", p.Name, http.StatusForbidden)
@@ -159,6 +216,9 @@ func (a *API) updateProject(w http.ResponseWriter, r *http.Request, c caller) {
 	p = p.DeepCopy()
 	if err := a.update(r.Context(), p, func() {
 		p.Spec.DisplayName, p.Spec.Description, p.Spec.ResourceQuota, p.Spec.LimitRange = req.DisplayName, req.Description, req.ResourceQuota, req.LimitRange
+		if req.Namespaces != nil {
+			p.Spec.Namespaces = req.Namespaces
+		}
 	}); err != nil {
 		a.writeStoreError(w, r, c, "update", "projects", p.Name, err)
 		return

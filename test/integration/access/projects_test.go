@@ -40,7 +40,11 @@ func TestProjectsAPI(t *testing.T) {
 		code                            string
 	}{
 		{"bad JSON", admin, "POST", "/v1/projects", `{`, 400, "BadRequest"},
-		{"unknown field", admin, "POST", "/v1/projects", `{"name":"pj-x","clusterName":"pj-dev","namespaces":["default"]}`, 400, "BadRequest"},
+		{"unknown field", admin, "POST", "/v1/projects", `{"name":"pj-x","clusterName":"pj-dev","owner":"me"}`, 400, "BadRequest"},
+		{"system namespace", admin, "POST", "/v1/projects", `{"name":"pj-x","clusterName":"pj-dev","namespaces":["kube-system"]}`, 400, "BadRequest"},
+		{"namespace twice", admin, "POST", "/v1/projects", `{"name":"pj-x","clusterName":"pj-dev","namespaces":["a","a"]}`, 400, "BadRequest"},
+		{"bad namespace", admin, "POST", "/v1/projects", `{"name":"pj-x","clusterName":"pj-dev","namespaces":["A_B"]}`, 400, "BadRequest"},
+		{"cluster differs", admin, "POST", "/v1/projects", `{"name":"pj-x","clusterName":"pj-dev","cluster":"other"}`, 400, "BadRequest"},
 		{"too large", admin, "POST", "/v1/projects", `{"name":"` + strings.Repeat("x", 2<<20) + `"}`, 413, "TooLarge"},
 		{"bad name", admin, "POST", "/v1/projects", `{"name":"a.b","clusterName":"pj-dev"}`, 400, "BadRequest"},
 		{"unknown cluster", admin, "POST", "/v1/projects", `{"name":"pj-x","clusterName":"pj-nowhere"}`, 400, "BadRequest"},
@@ -101,6 +105,32 @@ func TestProjectsAPI(t *testing.T) {
 	})
 	if err := mc.Get(ctx, client.ObjectKey{Name: "pj-ml"}, &p); err != nil || p.Spec.DisplayName != "Machine learning" || p.Spec.ResourceQuota.Hard.Name("requests.nvidia.com/gpu", "").String() != "8" {
 		t.Fatalf("after puts: %+v %v", p.Spec, err)
+	}
+
+	// Declared namespaces: the cluster owner sets them, the project owner
+	// may send them back unchanged (as the UI does) but not change them.
+	framework.Eventually(t, framework.Short, func() error {
+		if code, body := b.raw(t, ben, "PUT", "/v1/projects/pj-ml", `{"displayName":"Machine learning","namespaces":["pj-ml-a"],"resourceQuota":{"hard":{"requests.nvidia.com/gpu":"8"}}}`, nil); code != http.StatusOK {
+			return fmt.Errorf("cluster owner namespaces: %d %s", code, body)
+		}
+		return nil
+	})
+	framework.Eventually(t, framework.Medium, func() error {
+		code, body := b.call(t, ann, "GET", "/v1/projects/pj-ml", nil)
+		if code != http.StatusOK || !strings.Contains(string(body), `"namespaces":["pj-ml-a"]`) || !strings.Contains(string(body), `"status":{"namespaces":["pj-ml-a"]}`) {
+			return fmt.Errorf("project with a declared namespace: %d %s", code, body)
+		}
+		return nil
+	})
+	framework.Eventually(t, framework.Short, func() error {
+		code, body := b.raw(t, ann, "PUT", "/v1/projects/pj-ml", `{"displayName":"ML team","cluster":"pj-dev","namespaces":["pj-ml-a"],"resourceQuota":{"hard":{"requests.nvidia.com/gpu":"8"}}}`, nil)
+		if code != http.StatusOK {
+			return fmt.Errorf("owner put with the namespaces unchanged: %d %s", code, body)
+		}
+		return nil
+	})
+	if code, body := b.raw(t, ann, "PUT", "/v1/projects/pj-ml", `{"displayName":"ML team","namespaces":["pj-ml-a","pj-other"],"resourceQuota":{"hard":{"requests.nvidia.com/gpu":"8"}}}`, nil); code != http.StatusForbidden {
+		t.Errorf("owner namespace change: %d %s, want 403", code, body)
 	}
 
 	// Only cluster owners and admins delete; the answer says namespaces stay.
