@@ -659,6 +659,31 @@ scenario('admin grants bob a project', async (page) => {
   }
 });
 
+// The admin creates a project with a namespace and a GPU quota in the
+// Projects tab; the project controller makes the namespace and its quota
+// in the cluster.
+scenario('project with a GPU quota', async (page) => {
+  await page.getByRole('navigation', { name: 'Administration' }).getByRole('link', { name: 'Projects' }).click();
+  await page.getByRole('button', { name: 'Create a project' }).click();
+  const dialog = page.getByRole('form', { name: 'Create a project' });
+  await dialog.getByLabel('Name', { exact: true }).fill('gpu-team');
+  await dialog.getByLabel('Cluster', { exact: true }).selectOption('dev');
+  await dialog.getByLabel('Namespaces', { exact: true }).fill('gpu-team-a');
+  await dialog.getByLabel('GPUs (requests.nvidia.com/gpu)').fill('4');
+  await page.screenshot({ path: join(outDir, 'project-create.png') });
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('table', { name: 'Projects' }).getByRole('rowheader', { name: 'gpu-team', exact: true }).waitFor();
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const r = await page.request.fetch('/k8s/clusters/dev/api/v1/namespaces/gpu-team-a/resourcequotas');
+    const quotas = r.ok() ? (await r.json()).items : [];
+    if (quotas.some((q) => q.spec?.hard?.['requests.nvidia.com/gpu'] === '4')) break;
+    if (Date.now() > deadline) throw new Error(`no GPU quota of 4 in gpu-team-a: ${r.status()} ${JSON.stringify(quotas)}`);
+    await page.waitForTimeout(500);
+  }
+  await page.screenshot({ path: join(outDir, 'project-created.png'), fullPage: true });
+});
+
 // ---- runner -----------------------------------------------------------
 
 const browser = await launch({ baseURL, caFile, executablePath });
