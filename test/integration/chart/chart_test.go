@@ -64,7 +64,7 @@ func TestChartRendersAndIsAccepted(t *testing.T) {
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "capa-system"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	for name, values := range map[string][]string{"default": nil, "ha": {"-f", chart + "/values-ha.yaml"}, "capi": {"--set", "drivers.capi.enabled=true"}} {
+	for name, values := range map[string][]string{"default": nil, "ha": {"-f", chart + "/values-ha.yaml"}, "capi": {"--set", "drivers.capi.enabled=true"}, "opt-in": {"--set", "clusterControllers.optIn=true"}} {
 		t.Run(name, func(t *testing.T) {
 			helm(t, append([]string{"lint", "--strict", chart}, values...)...)
 			rendered := helm(t, append([]string{"template", "bokujo", chart, "--namespace", "bokujo"}, values...)...)
@@ -123,6 +123,9 @@ func TestChartRendersAndIsAccepted(t *testing.T) {
 			}
 			if name == "default" && strings.Contains(rendered, "--leader-elect") {
 				t.Errorf("a single replica should not elect a leader")
+			}
+			if optIn := strings.Contains(rendered, "--cluster-controllers-opt-in"); optIn != (name == "opt-in") {
+				t.Errorf("--cluster-controllers-opt-in rendered: %v, want only with clusterControllers.optIn", optIn)
 			}
 			if capi := strings.Contains(rendered, "capi-driver"); capi != (name == "capi") {
 				t.Errorf("CAPI driver RBAC rendered: %v, want only with drivers.capi.enabled", capi)
