@@ -109,12 +109,13 @@ func TestPriorityOvertakes(t *testing.T) {
 				return fmt.Errorf("%s at %+v, want position %d", name, q, want)
 			}
 		}
+		// The task's message follows its queue status in a write of its
+		// own, a moment later.
+		if urgent := get(t, c, ns, "urgent"); urgent.Status.Phase != mlv1alpha1.PhaseQueued || !strings.Contains(urgent.Status.Message, "waiting for 4 GPUs") {
+			return fmt.Errorf("urgent: %s %q, want Queued waiting for 4 GPUs", urgent.Status.Phase, urgent.Status.Message)
+		}
 		return nil
 	})
-	urgent := get(t, c, ns, "urgent")
-	if urgent.Status.Phase != mlv1alpha1.PhaseQueued || !strings.Contains(urgent.Status.Message, "waiting for 4 GPUs") {
-		t.Fatalf("urgent: %s %q", urgent.Status.Phase, urgent.Status.Message)
-	}
 	setState(t, c, ns, "running", mlv1alpha1.StateStopped)
 	waitPhase(t, c, ns, "urgent", mlv1alpha1.PhaseRunning, framework.Medium)
 	if p := get(t, c, ns, "low-1").Status.Phase; p != mlv1alpha1.PhaseQueued {
